@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking need on a fresh Debian machine:
+# protoc (Debian), the protoc Go plugins and `just` into ./bin, tmux for the end-to-end test.
+# Idempotent: anything already present is skipped. Pass --bench to also install supervisord,
+# the peer that `just bench` measures beside us.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bin
+export GOBIN="$PWD/bin"
+
+need_apt=()
+command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
+command -v tmux >/dev/null || need_apt+=(tmux)
+if [[ "${1:-}" == "--bench" ]]; then
+  command -v supervisord >/dev/null || need_apt+=(supervisor)
+fi
+if ((${#need_apt[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# A Debian supervisor install starts its own service; the bench runs its own instance.
+if [[ "${1:-}" == "--bench" ]] && command -v service >/dev/null; then
+  service supervisor stop >/dev/null 2>&1 || true
+fi
+
+[[ -x bin/protoc-gen-go ]] || go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+[[ -x bin/protoc-gen-go-grpc ]] || go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+
+if [[ ! -x bin/just ]]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm install --silent --no-fund --no-audit rust-just-linux-x64@1.58.0 >/dev/null)
+  cp "$tmp/node_modules/rust-just-linux-x64/bin/just" bin/just
+  rm -rf "$tmp"
+fi
