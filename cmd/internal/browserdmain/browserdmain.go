@@ -1,0 +1,135 @@
+// Package browserdmain is palyra-browserd's main: flags, logger, signals and wiring. Both
+// cmd/palyra-browserd and `palyra-tui browserd` run it.
+package browserdmain
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/palyra/palyra/browserd"
+	"github.com/palyra/palyra/internal/buildinfo"
+	"github.com/palyra/palyra/internal/pidlock"
+	"github.com/palyra/palyra/internal/ready"
+	"github.com/palyra/palyra/internal/statedir"
+)
+
+// LockFile, inside the state directory, makes one palyra-browserd its owner.
+const LockFile = "browserd.lock"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+type config struct {
+	home string
+	addr string
+}
+
+// Main runs palyra-browserd with args (without the program name) until SIGTERM or SIGINT and
+// returns its exit code. Stdout carries only the ready line; logs go to stderr as JSON.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("palyra-browserd", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	var cfg config
+	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
+	fs.StringVar(&cfg.addr, "addr", envOr("PALYRA_BROWSERD_ADDR", "127.0.0.1:7543"),
+		"gRPC address; port 0 picks a free port (env PALYRA_BROWSERD_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "palyra-browserd: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg, log, os.Stdout); err != nil {
+		log.Error("palyra-browserd failed", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (err error) {
+	home, err := filepath.Abs(cfg.home)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+
+	lock, err := pidlock.Acquire(filepath.Join(home, LockFile))
+	var held *pidlock.HeldError
+	if errors.As(err, &held) {
+		return fmt.Errorf("%w (another palyra-browserd on this home?)", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if releaseErr := lock.Release(); releaseErr != nil {
+			err = errors.Join(err, releaseErr)
+		}
+	}()
+
+	lis, err := listen(cfg.addr)
+	if err != nil {
+		return err
+	}
+	b := browserd.New(browserd.Config{Listener: lis, Logger: log})
+
+	addr := lis.Addr().String()
+	err = ready.Print(stdout, ready.Line{
+		Service: "browserd",
+		Version: buildinfo.Version,
+		PID:     os.Getpid(),
+		Addrs:   map[string]string{"grpc": addr},
+	})
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	log.Info("palyra-browserd started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "addr", addr)
+	if err := b.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("palyra-browserd stopped")
+	return nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen %s: address already in use; another palyra-browserd may be running, or set --addr/PALYRA_BROWSERD_ADDR", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w; check --addr/PALYRA_BROWSERD_ADDR", addr, err)
+	}
+	return lis, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

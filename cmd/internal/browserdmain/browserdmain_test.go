@@ -1,0 +1,199 @@
+package browserdmain_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/palyra/palyra/browserd"
+	"github.com/palyra/palyra/cmd/internal/browserdmain"
+	"github.com/palyra/palyra/internal/buildinfo"
+	"github.com/palyra/palyra/internal/grpcserve/servicetest"
+	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
+)
+
+var browserdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "browserd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	browserdBin, err = servicetest.Build(dir, "github.com/palyra/palyra/cmd/palyra-browserd")
+	code := 1
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func start(t *testing.T, home string) (*servicetest.Process, string) {
+	t.Helper()
+	p, l := servicetest.Start(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0")
+	return p, l.Addrs["grpc"]
+}
+
+func TestServesHealthVersionAndReflection(t *testing.T) {
+	home := t.TempDir()
+	p, l := servicetest.Start(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0")
+	if l.Service != "browserd" || l.Version != buildinfo.Version || l.PID != p.Cmd.Process.Pid {
+		t.Errorf("ready line %+v, want service browserd, version %s, pid %d", l, buildinfo.Version, p.Cmd.Process.Pid)
+	}
+	host, port, err := net.SplitHostPort(l.Addrs["grpc"])
+	if err != nil || host != "127.0.0.1" || port == "0" {
+		t.Fatalf("grpc address %q, want 127.0.0.1 with the bound port", l.Addrs["grpc"])
+	}
+
+	conn := servicetest.Dial(t, l.Addrs["grpc"])
+	for _, name := range []string{"", browserd.HealthService} {
+		if got := servicetest.Health(t, conn, name); got != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health %q is %v, want SERVING", name, got)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
+	defer cancel()
+	v, err := palyrav1.NewVersionServiceClient(conn).GetVersion(ctx, &palyrav1.GetVersionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GetService() != "browserd" || v.GetVersion() != buildinfo.Version || int(v.GetPid()) != p.Cmd.Process.Pid {
+		t.Errorf("GetVersion = %v", v)
+	}
+	if !servicetest.ReflectedServices(t, conn)["palyra.v1.VersionService"] {
+		t.Error("reflection does not list palyra.v1.VersionService")
+	}
+
+	lockPath := filepath.Join(home, browserdmain.LockFile)
+	info, err := os.Stat(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", browserdmain.LockFile, info.Mode().Perm())
+	}
+	if pid, _ := os.ReadFile(lockPath); strings.TrimSpace(string(pid)) != strconv.Itoa(p.Cmd.Process.Pid) {
+		t.Errorf("%s holds %q, want %d", browserdmain.LockFile, pid, p.Cmd.Process.Pid)
+	}
+
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, p.Stderr())
+	}
+	if lines := strings.Split(strings.TrimSpace(p.Stdout()), "\n"); len(lines) != 1 {
+		t.Errorf("stdout has %d lines, want only the ready line:\n%s", len(lines), p.Stdout())
+	}
+}
+
+func TestShutdownReportsNotServing(t *testing.T) {
+	p, addr := start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
+	defer cancel()
+	watch, err := healthpb.NewHealthClient(servicetest.Dial(t, addr)).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first health status %v, %v; want SERVING", resp.GetStatus(), err)
+	}
+
+	p.Signal(t, syscall.SIGTERM)
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health status during shutdown %v, %v; want NOT_SERVING", resp.GetStatus(), err)
+	}
+	if code := p.Wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, p.Stderr())
+	}
+}
+
+func TestSecondBrowserdOnSameHomeRefused(t *testing.T) {
+	home := t.TempDir()
+	first, addr := start(t, home)
+
+	second := servicetest.Exec(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0")
+	if code := second.Wait(t); code == 0 {
+		t.Fatal("second palyra-browserd exited 0")
+	}
+	want := fmt.Sprintf("browserd.lock is locked by pid %d (another palyra-browserd on this home?)", first.Cmd.Process.Pid)
+	if !strings.Contains(second.Stderr(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, second.Stderr())
+	}
+	if second.Stdout() != "" {
+		t.Errorf("refused palyra-browserd printed %q on stdout", second.Stdout())
+	}
+	if got := servicetest.Health(t, servicetest.Dial(t, addr), ""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("first palyra-browserd health is %v after the refusal, want SERVING", got)
+	}
+}
+
+func TestRestartOnSameHome(t *testing.T) {
+	home := t.TempDir()
+	first, _ := start(t, home)
+	first.Signal(t, syscall.SIGTERM)
+	if code := first.Wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, first.Stderr())
+	}
+	start(t, home)
+}
+
+func TestPortInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+
+	p := servicetest.Exec(t, browserdBin, nil, "--home", t.TempDir(), "--addr", addr)
+	if code := p.Wait(t); code == 0 {
+		t.Fatal("palyra-browserd exited 0 on a taken port")
+	}
+	for _, want := range []string{"listen " + addr + ": address already in use", "--addr/PALYRA_BROWSERD_ADDR"} {
+		if !strings.Contains(p.Stderr(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, p.Stderr())
+		}
+	}
+}
+
+func TestConfigFromEnvironment(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "state")
+	p, l := servicetest.Start(t, browserdBin, []string{"PALYRA_HOME=" + home, "PALYRA_BROWSERD_ADDR=127.0.0.1:0"})
+	if _, err := os.Stat(filepath.Join(home, browserdmain.LockFile)); err != nil {
+		t.Errorf("PALYRA_HOME not used: %v", err)
+	}
+	if l.Addrs["grpc"] == "" || strings.HasSuffix(l.Addrs["grpc"], ":7543") {
+		t.Errorf("PALYRA_BROWSERD_ADDR not used: grpc address %q", l.Addrs["grpc"])
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, p.Stderr())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"unknown flag", []string{"--no-such-flag"}},
+		{"stray argument", []string{"--home", t.TempDir(), "extra"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code := browserdmain.Main(tt.args); code != 2 {
+				t.Errorf("Main(%q) = %d, want 2", tt.args, code)
+			}
+		})
+	}
+}

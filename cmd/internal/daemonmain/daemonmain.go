@@ -1,0 +1,128 @@
+// Package daemonmain is palyrad's main: flags, logger, signals and wiring. Both cmd/palyrad
+// and `palyra-tui daemon` run it.
+package daemonmain
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/palyra/palyra/daemon"
+	"github.com/palyra/palyra/daemon/store"
+	"github.com/palyra/palyra/internal/buildinfo"
+	"github.com/palyra/palyra/internal/ready"
+	"github.com/palyra/palyra/internal/statedir"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+type config struct {
+	home      string
+	adminAddr string
+}
+
+// Main runs palyrad with args (without the program name) until SIGTERM or SIGINT and returns
+// its exit code. Stdout carries only the ready line; logs go to stderr as JSON.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("palyrad", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	var cfg config
+	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
+	fs.StringVar(&cfg.adminAddr, "admin-addr", envOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
+		"admin gRPC address; port 0 picks a free port (env PALYRA_ADMIN_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "palyrad: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg, log, os.Stdout); err != nil {
+		log.Error("palyrad failed", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (err error) {
+	home, err := filepath.Abs(cfg.home)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+
+	st, err := store.Open(filepath.Join(home, store.FileName))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if closeErr := st.Close(); closeErr != nil {
+			err = errors.Join(err, closeErr)
+		}
+	}()
+
+	admin, err := listen(cfg.adminAddr)
+	if err != nil {
+		return err
+	}
+	d := daemon.New(daemon.Config{Admin: admin, Logger: log})
+
+	addr := admin.Addr().String()
+	err = ready.Print(stdout, ready.Line{
+		Service: "daemon",
+		Version: buildinfo.Version,
+		PID:     os.Getpid(),
+		Addrs:   map[string]string{"admin": addr},
+	})
+	if err != nil {
+		admin.Close()
+		return err
+	}
+	log.Info("palyrad started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "admin_addr", addr)
+	if err := d.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("palyrad stopped")
+	return nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen %s: address already in use; another palyrad may be running, or set --admin-addr/PALYRA_ADMIN_ADDR", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w; check --admin-addr/PALYRA_ADMIN_ADDR", addr, err)
+	}
+	return lis, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,18 @@
+package store
+
+// The layout of daemon.db: every top-level bucket and well-known key is declared here.
+
+// schemaVersion is the layout this build reads and writes. Raising it needs a migration in
+// checkSchemaTx.
+const schemaVersion = 1
+
+var (
+	// bucketMeta holds facts about the file itself, such as its schema version.
+	bucketMeta = []byte("meta")
+
+	// keySchemaVersion in bucketMeta holds the schema version as 8 bytes, big-endian.
+	keySchemaVersion = []byte("schema_version")
+)
+
+// buckets are the top-level buckets Open creates.
+var buckets = [][]byte{bucketMeta}
