@@ -1,0 +1,66 @@
+package logs
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestParseRecord(t *testing.T) {
+	at := time.Unix(0, 1763900000123456789)
+	tests := []struct {
+		name string
+		in   string
+		want Line
+		ok   bool
+	}{
+		{"full", "1763900000123456789\t42\tstderr\twarn\tdisk almost full", Line{Seq: 42, Time: at, Stream: Stderr, Level: "warn", Text: "disk almost full"}, true},
+		{"no level", "1763900000123456789\t1\tsupervisor\t\tstarted pid 42", Line{Seq: 1, Time: at, Stream: Supervisor, Text: "started pid 42"}, true},
+		{"empty text", "1763900000123456789\t1\tstdout\t\t", Line{Seq: 1, Time: at, Stream: Stdout}, true},
+		{"tab in text is cleaned", "1763900000123456789\t1\tstdout\t\ta\tb", Line{Seq: 1, Time: at, Stream: Stdout, Text: "a b"}, true},
+		{"escape in text is cleaned", "1763900000123456789\t1\tstdout\t\t\x1b[31mred", Line{Seq: 1, Time: at, Stream: Stdout, Text: "red"}, true},
+		{"too few fields", "1763900000123456789\t1\tstdout", Line{}, false},
+		{"negative time", "-5\t1\tstdout\t\tx", Line{}, false},
+		{"time overflows int64", "9223372036854775808\t1\tstdout\t\tx", Line{}, false},
+		{"seq overflows", "1\t18446744073709551616\tstdout\t\tx", Line{}, false},
+		{"seq with sign", "1\t+1\tstdout\t\tx", Line{}, false},
+		{"empty seq", "1\t\tstdout\t\tx", Line{}, false},
+		{"unknown stream", "1\t1\tstdin\t\tx", Line{}, false},
+		{"unknown level", "1\t1\tstdout\tloud\tx", Line{}, false},
+		{"empty", "", Line{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := parseRecord([]byte(tt.in))
+			if ok != tt.ok || !sameLine(got, tt.want) {
+				t.Fatalf("parseRecord(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func sameLine(a, b Line) bool {
+	return a.Seq == b.Seq && a.Time.Equal(b.Time) && a.Service == b.Service && a.Stream == b.Stream && a.Level == b.Level && a.Text == b.Text
+}
+
+func FuzzParseRecord(f *testing.F) {
+	f.Add("1763900000123456789\t42\tstderr\twarn\tdisk almost full")
+	f.Add("0\t0\tstdout\t\t")
+	f.Add("1\t1\tsupervisor\terror\t\x1b]0;x\x07\xff")
+	f.Add("18446744073709551615\t18446744073709551615\tstdout\t\tx")
+	f.Fuzz(func(t *testing.T, in string) {
+		l, ok := parseRecord([]byte(in))
+		if !ok {
+			return
+		}
+		if !utf8.ValidString(l.Text) || strings.ContainsAny(l.Text, "\t\n\r\x1b") {
+			t.Fatalf("parseRecord(%q) text %q is not clean", in, l.Text)
+		}
+		rec := appendRecord(nil, l)
+		again, ok := parseRecord(rec[:len(rec)-1])
+		if !ok || !sameLine(again, l) {
+			t.Fatalf("round trip of %q: %+v became %q then %+v, %v", in, l, rec, again, ok)
+		}
+	})
+}
