@@ -56,7 +56,7 @@ type ServiceStatus struct {
 	PID          int
 	Addrs        map[string]string // from the child's ready line, e.g. "admin": "127.0.0.1:7443"
 	StartedAt    time.Time         // zero unless running or starting
-	Restarts     int               // automatic restarts since the supervisor started
+	Restarts     int               // restarts since the supervisor started, by crash or by operator
 	Attempt      int               // consecutive failed runs; 0 after a stable run
 	NextRestart  time.Time         // set in backoff
 	LastExit     *Exit

@@ -1,0 +1,135 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+)
+
+const probeTimeout = time.Second
+
+type probeTarget struct {
+	svc  *service
+	run  *run
+	addr string
+}
+
+// probeLoop checks the health of every running service each tick, with one connection per
+// run. A tick that comes while the last probes still run is skipped.
+func (s *Supervisor) probeLoop(ctx context.Context) {
+	conns := make(map[*run]*grpc.ClientConn)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	tick := time.NewTicker(s.policy.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			s.probeAll(ctx, conns)
+		case <-s.probeSoon:
+			s.probeAll(ctx, conns)
+		}
+	}
+}
+
+// requestProbe schedules a probe before the next tick without waiting for it.
+func (s *Supervisor) requestProbe() {
+	select {
+	case s.probeSoon <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Supervisor) probeAll(ctx context.Context, conns map[*run]*grpc.ClientConn) {
+	live := make(map[*run]bool)
+	var wg sync.WaitGroup
+	for _, t := range s.probeTargets() {
+		live[t.run] = true
+		if t.addr == "" {
+			s.setHealth(t, HealthUnknown, fmt.Sprintf("the ready line has no %q address", t.svc.spec.HealthAddr))
+			continue
+		}
+		conn := conns[t.run]
+		if conn == nil {
+			c, err := grpc.NewClient("passthrough:///"+t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				s.setHealth(t, HealthUnhealthy, err.Error())
+				continue
+			}
+			conns[t.run], conn = c, c
+		}
+		wg.Go(func() {
+			health, detail := checkHealth(ctx, conn)
+			if ctx.Err() == nil {
+				s.setHealth(t, health, detail)
+			}
+		})
+	}
+	wg.Wait()
+	for r, c := range conns {
+		if !live[r] {
+			c.Close()
+			delete(conns, r)
+		}
+	}
+}
+
+func (s *Supervisor) probeTargets() []probeTarget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var targets []probeTarget
+	for _, svc := range s.services {
+		if svc.spec.HealthAddr == "" || svc.current == nil || svc.status.State != StateRunning {
+			continue
+		}
+		targets = append(targets, probeTarget{svc: svc, run: svc.current, addr: svc.status.Addrs[svc.spec.HealthAddr]})
+	}
+	return targets
+}
+
+func checkHealth(ctx context.Context, conn *grpc.ClientConn) (Health, string) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return HealthUnhealthy, status.Convert(err).Message()
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return HealthUnhealthy, resp.GetStatus().String()
+	}
+	return HealthHealthy, ""
+}
+
+// setHealth records a probe result if the probed run is still the running one.
+func (s *Supervisor) setHealth(t probeTarget, health Health, detail string) {
+	s.mu.Lock()
+	st := &t.svc.status
+	current := t.svc.current == t.run && st.State == StateRunning
+	changed := current && (st.Health != health || st.HealthDetail != detail)
+	flipped := current && st.Health != health
+	if changed {
+		st.Health, st.HealthDetail = health, detail
+	}
+	s.mu.Unlock()
+	if flipped {
+		note := "health: " + string(health)
+		if detail != "" {
+			note += " (" + detail + ")"
+		}
+		s.logs.Note(t.svc.spec.Name, note)
+	}
+	if changed {
+		s.notify()
+	}
+}
