@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palyra/palyra/internal/logtext"
+	"github.com/palyra/palyra/supervisor/api"
+	"github.com/palyra/palyra/supervisor/logs"
+	"github.com/palyra/palyra/supervisor/stack"
+)
+
+// logLineJSON is the documented shape of one `logs --json` line.
+type logLineJSON struct {
+	Time    time.Time `json:"time"`
+	Service string    `json:"service"`
+	Stream  string    `json:"stream"`
+	Level   string    `json:"level,omitempty"`
+	Text    string    `json:"text"`
+	Seq     uint64    `json:"seq"`
+}
+
+func newLogsCmd(g *globals) *cobra.Command {
+	var (
+		follow   bool
+		services []string
+		since    string
+		grep     string
+		asJSON   bool
+		lines    int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs",
+		Short: "Print the services' logs; -f follows",
+		Example: "  palyra-tui logs -f --service daemon\n" +
+			"  palyra-tui logs --since 10m --grep 'error|panic' --json",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := api.LogQuery{Services: services, Follow: follow, Grep: grep, Tail: lines}
+			if since != "" {
+				t, err := parseSince(since, time.Now())
+				if err != nil {
+					return usageError{err}
+				}
+				q.Since = t
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			client, err := stack.Attach(ctx, g.cfg)
+			if err != nil {
+				return err
+			}
+			defer client.Close()
+			stream, err := client.Logs(ctx, q)
+			if err != nil {
+				return err
+			}
+			out := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
+			defer out.Flush()
+			enc := json.NewEncoder(out)
+			for {
+				batch, err := stream.Recv()
+				if errors.Is(err, io.EOF) || ctx.Err() != nil {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				for _, l := range batch.Lines {
+					if asJSON {
+						enc.Encode(logLineJSON{Time: l.Time, Service: l.Service, Stream: string(l.Stream), Level: l.Level, Text: l.Text, Seq: l.Seq})
+					} else {
+						writeLogLine(out, l)
+					}
+				}
+				if batch.Dropped > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "palyra-tui: %d lines skipped because this reader fell behind\n", batch.Dropped)
+				}
+				// Follow mode flushes per batch so a pipe sees lines promptly; batches are
+				// large under load, so this stays cheap.
+				if err := out.Flush(); err != nil {
+					return nil // reader went away (e.g. `| head`)
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&follow, "follow", "f", false, "keep printing new lines")
+	f.StringSliceVarP(&services, "service", "s", nil, "only this service (repeatable: daemon, browserd)")
+	f.StringVar(&since, "since", "", "lines since a duration ago (10m, 2h) or a time (RFC 3339), read from the log files")
+	f.StringVar(&grep, "grep", "", "only lines matching this regular expression (RE2)")
+	f.BoolVar(&asJSON, "json", false, "one JSON object per line")
+	f.IntVarP(&lines, "lines", "n", 100, "stored lines to print first (-1 all)")
+	return cmd
+}
+
+// parseSince accepts a duration back from now or an absolute time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			d = -d
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a duration like 10m or a time like 2026-11-23T10:00:00Z", s)
+}
+
+func writeLogLine(w *bufio.Writer, l logs.Line) {
+	w.WriteString(l.Time.Format("2006-01-02T15:04:05.000Z07:00"))
+	w.WriteByte(' ')
+	w.WriteString(pad(l.Service, 8))
+	w.WriteByte(' ')
+	lvl := l.Level
+	if lvl == "" {
+		lvl = string(l.Stream)
+	}
+	w.WriteString(pad(strings.ToUpper(lvl), 10))
+	w.WriteByte(' ')
+	w.WriteString(logtext.Compact(l.Text))
+	w.WriteByte('\n')
+}
+
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}

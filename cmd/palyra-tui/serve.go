@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palyra/palyra/supervisor/stack"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the supervisor in the foreground (for systemd); the UI starts one itself otherwise",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A closed terminal must not take the supervisor down; only TERM/INT stop it.
+			signal.Ignore(syscall.SIGHUP)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			if err := stack.Serve(ctx, g.cfg, logger); err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			return nil
+		},
+	}
+	addStackFlags(cmd, &g.cfg)
+	return cmd
+}
+
+// addStackFlags adds the flags that shape the stack a server runs.
+func addStackFlags(cmd *cobra.Command, cfg *stack.Config) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "palyrad admin gRPC address; port 0 picks a free one (env PALYRA_ADMIN_ADDR)")
+	f.StringVar(&cfg.BrowserdAddr, "browserd-addr", cfg.BrowserdAddr, "palyra-browserd gRPC address (env PALYRA_BROWSERD_ADDR)")
+	f.StringVar(&cfg.DaemonBin, "daemon-bin", cfg.DaemonBin, "run this palyrad binary instead of this program (env PALYRA_DAEMON_BIN)")
+	f.StringVar(&cfg.BrowserdBin, "browserd-bin", cfg.BrowserdBin, "run this palyra-browserd binary instead of this program (env PALYRA_BROWSERD_BIN)")
+}
+
+// serveInProcess runs a server in this process for --embedded. failed yields the server's
+// error if it ends on its own; stop ends it and waits.
+func serveInProcess(ctx context.Context, cfg stack.Config, logPath string) (failed <-chan error, stop func() error, err error) {
+	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger := slog.New(slog.NewJSONHandler(f, nil))
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	result := make(chan error, 1)
+	go func() {
+		err := stack.Serve(ctx, cfg, logger)
+		result <- err
+		done <- err
+	}()
+	return result, func() error {
+		cancel()
+		err := <-done
+		f.Close()
+		return err
+	}, nil
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/supervisor/api"
+	"github.com/palyra/palyra/supervisor/stack"
+)
+
+func newServicesCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "services",
+		Short: "Start, stop or restart a service (daemon, browserd) or all",
+		Args: func(_ *cobra.Command, args []string) error {
+			return usageError{fmt.Errorf("services needs start, stop or restart")}
+		},
+	}
+	type verb struct {
+		name, short string
+		call        func(c *api.Client, ctx context.Context, name string) ([]supervisor.ServiceStatus, error)
+	}
+	for _, v := range []verb{
+		{"start", "Start a service, or all (starts the supervisor first if needed)", (*api.Client).StartService},
+		{"stop", "Stop a service, or all; waits until stopped", (*api.Client).StopService},
+		{"restart", "Restart a service, or all", (*api.Client).RestartService},
+	} {
+		cmd.AddCommand(&cobra.Command{
+			Use:   v.name + " NAME|all",
+			Short: v.short,
+			Args:  exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ctx := cmd.Context()
+				var client *api.Client
+				var err error
+				if v.name == "start" {
+					client, _, err = stack.Ensure(ctx, g.cfg)
+				} else {
+					client, err = stack.Attach(ctx, g.cfg)
+				}
+				if err != nil {
+					return err
+				}
+				defer client.Close()
+				ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+				defer cancel()
+				statuses, err := v.call(client, ctx, args[0])
+				if err != nil {
+					return err
+				}
+				for _, s := range statuses {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s", s.Name, s.State)
+					if s.PID != 0 {
+						fmt.Fprintf(cmd.OutOrStdout(), " (pid %d)", s.PID)
+					}
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				return nil
+			},
+		})
+	}
+	return cmd
+}
+
+func newShutdownCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "shutdown",
+		Short: "Stop every service and the supervisor",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := stack.Attach(cmd.Context(), g.cfg)
+			if err != nil {
+				return err
+			}
+			defer client.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			if err := client.Shutdown(ctx); err != nil {
+				return err
+			}
+			// Wait until the server is gone so a following `palyra-tui` starts a fresh one.
+			deadline := time.Now().Add(60 * time.Second)
+			for time.Now().Before(deadline) {
+				if _, err := client.GetSnapshot(ctx); err != nil {
+					fmt.Fprintln(cmd.OutOrStdout(), "supervisor and services stopped")
+					return nil
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			return fmt.Errorf("supervisor still answers after 60s")
+		},
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc/grpclog"
+
+	"github.com/palyra/palyra/supervisor/api"
+	"github.com/palyra/palyra/supervisor/stack"
+	"github.com/palyra/palyra/tui"
+)
+
+func runTUI(ctx context.Context, g *globals, embedded bool) error {
+	cfg := g.cfg
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// A state directory no supervisor has served yet: show the preflight results first.
+	_, statErr := os.Stat(cfg.LockPath())
+	firstRun := errors.Is(statErr, os.ErrNotExist)
+
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stopSignals()
+
+	var client *api.Client
+	if embedded {
+		failed, stop, err := serveInProcess(ctx, cfg, cfg.ServeLog())
+		if err != nil {
+			return err
+		}
+		defer stop()
+		client, err = attachWithin(ctx, cfg, failed, 10*time.Second)
+		if err != nil {
+			return err
+		}
+	} else {
+		var err error
+		client, _, err = stack.Ensure(ctx, cfg)
+		if err != nil {
+			return err
+		}
+	}
+	defer client.Close()
+
+	// gRPC's own logger writes to stderr, which is the UI's screen.
+	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, io.Discard))
+	return tui.Run(ctx, client, tui.Options{
+		FirstRun: firstRun,
+		LogFile:  filepath.Join(cfg.Home, "tui.log"),
+		SaveDir:  cfg.Home,
+	})
+}
+
+// attachWithin waits for the in-process server to answer, or fails with its error (a
+// supervisor already serving this state directory, say).
+func attachWithin(ctx context.Context, cfg stack.Config, failed <-chan error, d time.Duration) (*api.Client, error) {
+	deadline := time.Now().Add(d)
+	for {
+		select {
+		case err := <-failed:
+			return nil, err
+		default:
+		}
+		client, err := stack.Attach(ctx, cfg)
+		if err == nil || time.Now().After(deadline) {
+			return client, err
+		}
+		select {
+		case err := <-failed:
+			if client != nil {
+				client.Close()
+			}
+			return nil, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,300 @@
+// Package api serves the supervisor over gRPC on a unix socket and is the client adapter the
+// TUI and the headless commands use.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
+	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/supervisor/logs"
+)
+
+// Engine is what the server needs from the supervisor.
+type Engine interface {
+	Snapshot() supervisor.Snapshot
+	Watch() (<-chan struct{}, func())
+	Start(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	Restart(ctx context.Context, name string) error
+}
+
+// LogSource is what the server needs from the log store.
+type LogSource interface {
+	Tail(services []string, n int) []logs.Line
+	Since(services []string, t time.Time) ([]logs.Line, error)
+	Subscribe(services []string, buffer int) *logs.Subscription
+}
+
+// Server is the supervisor's gRPC API.
+type Server struct {
+	palyrav1.UnimplementedSupervisorServiceServer
+
+	engine    Engine
+	logs      LogSource
+	preflight func(ctx context.Context) []supervisor.Check
+	shutdown  func()
+	logger    *slog.Logger
+	grpc      *grpc.Server
+}
+
+// Config wires a Server.
+type Config struct {
+	Engine    Engine
+	Logs      LogSource
+	Preflight func(ctx context.Context) []supervisor.Check
+	// Shutdown is called once the Shutdown RPC has answered; it should stop the services and
+	// then the server.
+	Shutdown func()
+	Logger   *slog.Logger
+}
+
+// NewServer builds the gRPC server; Serve starts it.
+func NewServer(cfg Config) *Server {
+	s := &Server{engine: cfg.Engine, logs: cfg.Logs, preflight: cfg.Preflight, shutdown: cfg.Shutdown, logger: cfg.Logger}
+	s.grpc = grpc.NewServer(
+		grpc.Creds(peerCreds{}),
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := sameUID(ctx); err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := sameUID(ss.Context()); err != nil {
+				return err
+			}
+			return h(srv, ss)
+		}),
+	)
+	palyrav1.RegisterSupervisorServiceServer(s.grpc, s)
+	return s
+}
+
+// Listen binds the unix socket at path, replacing a stale socket file left by a crash. The
+// caller must hold the state directory's supervisor lock, so nothing live can own the file.
+func Listen(path string) (net.Listener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("restrict socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Serve answers requests on l until Stop.
+func (s *Server) Serve(l net.Listener) error { return s.grpc.Serve(l) }
+
+// Stop ends open streams and stops serving.
+func (s *Server) Stop() { s.grpc.Stop() }
+
+// GetSnapshot implements the RPC.
+func (s *Server) GetSnapshot(context.Context, *palyrav1.GetSnapshotRequest) (*palyrav1.Snapshot, error) {
+	return snapshotToProto(s.engine.Snapshot()), nil
+}
+
+// WatchSnapshots sends the current snapshot, then the latest one after every change. Changes
+// that come faster than the client reads are coalesced.
+func (s *Server) WatchSnapshots(_ *palyrav1.WatchSnapshotsRequest, stream grpc.ServerStreamingServer[palyrav1.Snapshot]) error {
+	changed, stop := s.engine.Watch()
+	defer stop()
+	for {
+		if err := stream.Send(snapshotToProto(s.engine.Snapshot())); err != nil {
+			return err
+		}
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+// Logs implements the RPC: stored lines first, then live ones when following.
+func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServer[palyrav1.LogBatch]) error {
+	var grep *regexp.Regexp
+	if req.GetGrep() != "" {
+		re, err := regexp.Compile(req.GetGrep())
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "--grep: %v", err)
+		}
+		grep = re
+	}
+	if err := s.checkServices(req.GetServices()); err != nil {
+		return err
+	}
+	services := req.GetServices()
+
+	// Subscribe before reading the stored lines so nothing falls between the two; the
+	// overlap is dropped by sequence number.
+	var sub *logs.Subscription
+	if req.GetFollow() {
+		sub = s.logs.Subscribe(services, 1024)
+		defer sub.Close()
+	}
+
+	var stored []logs.Line
+	switch {
+	case req.GetSince() != nil:
+		lines, err := s.logs.Since(services, req.GetSince().AsTime())
+		if err != nil {
+			return status.Errorf(codes.Internal, "read log files: %v", err)
+		}
+		stored = lines
+		if n := int(req.GetTail()); n > 0 && len(stored) > n {
+			stored = stored[len(stored)-n:]
+		}
+	case req.GetTail() != 0:
+		stored = s.logs.Tail(services, int(req.GetTail()))
+	}
+	var last uint64
+	if len(stored) > 0 {
+		last = stored[len(stored)-1].Seq
+	}
+	if err := sendLines(stream, filterLines(stored, grep, 0), 0); err != nil {
+		return err
+	}
+	if sub == nil {
+		return nil
+	}
+	var reported uint64
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case batch, ok := <-sub.C():
+			if !ok {
+				return nil
+			}
+			dropped := sub.Dropped()
+			if err := sendLines(stream, filterLines(batch, grep, last), dropped-reported); err != nil {
+				return err
+			}
+			reported = dropped
+		}
+	}
+}
+
+// filterLines keeps lines after seq `after` that match grep. It reuses the input's array.
+func filterLines(lines []logs.Line, grep *regexp.Regexp, after uint64) []logs.Line {
+	if grep == nil && (len(lines) == 0 || lines[0].Seq > after) {
+		return lines
+	}
+	out := lines[:0:0]
+	for _, l := range lines {
+		if l.Seq <= after || (grep != nil && !grep.MatchString(l.Text)) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// maxBatchBytes keeps each message well under gRPC's 4 MiB default.
+const maxBatchBytes = 1 << 20
+
+func sendLines(stream grpc.ServerStreamingServer[palyrav1.LogBatch], lines []logs.Line, dropped uint64) error {
+	if len(lines) == 0 && dropped == 0 {
+		return nil
+	}
+	for first := true; first || len(lines) > 0; first = false {
+		n, size := 0, 0
+		for n < len(lines) && (n == 0 || size+len(lines[n].Text) < maxBatchBytes) {
+			size += len(lines[n].Text) + 48
+			n++
+		}
+		batch := &palyrav1.LogBatch{Lines: linesToProto(lines[:n])}
+		if first {
+			batch.Dropped = dropped
+		}
+		if err := stream.Send(batch); err != nil {
+			return err
+		}
+		lines = lines[n:]
+	}
+	return nil
+}
+
+func (s *Server) checkServices(names []string) error {
+	known := s.serviceNames()
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return status.Errorf(codes.NotFound, "no service %q (services: %v)", n, known)
+		}
+	}
+	return nil
+}
+
+func (s *Server) serviceNames() []string {
+	var names []string
+	for _, svc := range s.engine.Snapshot().Services {
+		names = append(names, svc.Name)
+	}
+	return names
+}
+
+type serviceVerb func(ctx context.Context, name string) error
+
+func (s *Server) act(ctx context.Context, name string, verb serviceVerb) (*palyrav1.ServiceReply, error) {
+	if name != "all" {
+		if err := s.checkServices([]string{name}); err != nil {
+			return nil, err
+		}
+	}
+	if err := verb(ctx, name); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
+	}
+	snap := s.engine.Snapshot()
+	reply := &palyrav1.ServiceReply{}
+	for _, svc := range snap.Services {
+		if name == "all" || svc.Name == name {
+			reply.Services = append(reply.Services, statusToProto(svc))
+		}
+	}
+	return reply, nil
+}
+
+// StartService implements the RPC.
+func (s *Server) StartService(ctx context.Context, req *palyrav1.ServiceRequest) (*palyrav1.ServiceReply, error) {
+	return s.act(ctx, req.GetName(), s.engine.Start)
+}
+
+// StopService implements the RPC.
+func (s *Server) StopService(ctx context.Context, req *palyrav1.ServiceRequest) (*palyrav1.ServiceReply, error) {
+	return s.act(ctx, req.GetName(), s.engine.Stop)
+}
+
+// RestartService implements the RPC.
+func (s *Server) RestartService(ctx context.Context, req *palyrav1.ServiceRequest) (*palyrav1.ServiceReply, error) {
+	return s.act(ctx, req.GetName(), s.engine.Restart)
+}
+
+// Preflight implements the RPC.
+func (s *Server) Preflight(ctx context.Context, _ *palyrav1.PreflightRequest) (*palyrav1.PreflightReport, error) {
+	return &palyrav1.PreflightReport{Checks: checksToProto(s.preflight(ctx))}, nil
+}
+
+// Shutdown implements the RPC. The stop happens after the reply is on its way.
+func (s *Server) Shutdown(context.Context, *palyrav1.ShutdownRequest) (*palyrav1.ShutdownReply, error) {
+	s.logger.Info("shutdown requested over the API")
+	go s.shutdown()
+	return &palyrav1.ShutdownReply{}, nil
+}

@@ -1,0 +1,187 @@
+// Package preflight checks that a machine can run the Palyra stack and says how to fix what
+// it can't: the checks behind `palyra-tui doctor` and the TUI's first-run screen.
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/palyra/palyra/supervisor"
+)
+
+// Service is one supervised service as the checks see it.
+type Service struct {
+	Name    string
+	Path    string // the binary that will be executed
+	Addr    string // host:port it listens on; port 0 is never busy
+	AddrEnv string // the variable that changes Addr, named in the fix
+	Running bool   // a running service owns its port, so the port check is skipped
+}
+
+// Target is what to check.
+type Target struct {
+	Home     string
+	Services []Service
+}
+
+// Run runs every check. It never fails as a whole: each problem is a check's result.
+func Run(ctx context.Context, t Target) []supervisor.Check {
+	checks := []supervisor.Check{stateDir(t.Home), diskSpace(t.Home)}
+	for _, s := range t.Services {
+		checks = append(checks, binary(s))
+	}
+	for _, s := range t.Services {
+		checks = append(checks, port(ctx, s))
+	}
+	return append(checks, chromium())
+}
+
+// Blocked reports whether any check blocks a start.
+func Blocked(checks []supervisor.Check) bool {
+	for _, c := range checks {
+		if c.Status == supervisor.CheckBlocked {
+			return true
+		}
+	}
+	return false
+}
+
+func stateDir(home string) supervisor.Check {
+	c := supervisor.Check{Key: "state_dir", Label: "State directory", Status: supervisor.CheckOK, Detail: home + " is writable"}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return blocked(c, err.Error(), "choose a writable directory with --home or PALYRA_HOME")
+	}
+	probe := filepath.Join(home, ".write-probe-"+strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		return blocked(c, err.Error(), "fix the permissions of "+home+" or choose another with --home or PALYRA_HOME")
+	}
+	os.Remove(probe)
+	if st, err := os.Stat(home); err == nil && st.Mode().Perm()&0o077 != 0 {
+		c.Status = supervisor.CheckWarning
+		c.Detail = fmt.Sprintf("%s is readable by other users (mode %v)", home, st.Mode().Perm())
+		c.Fix = "chmod 700 " + home
+	}
+	return c
+}
+
+func diskSpace(home string) supervisor.Check {
+	c := supervisor.Check{Key: "disk_space", Label: "Disk space", Status: supervisor.CheckOK}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(home, &st); err != nil {
+		c.Status = supervisor.CheckWarning
+		c.Detail = "cannot read free space: " + err.Error()
+		return c
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	c.Detail = fmt.Sprintf("%s free on the state directory's file system", bytesHuman(free))
+	switch {
+	case free < 100<<20:
+		return blocked(c, c.Detail, "free disk space; logs and databases need room to grow")
+	case free < 1<<30:
+		c.Status = supervisor.CheckWarning
+		c.Fix = "free disk space; logs rotate but need a few hundred MB"
+	}
+	return c
+}
+
+func binary(s Service) supervisor.Check {
+	c := supervisor.Check{Key: s.Name + "_binary", Label: s.Name + " binary", Status: supervisor.CheckOK, Detail: s.Path}
+	st, err := os.Stat(s.Path)
+	if err != nil {
+		return blocked(c, err.Error(), "build it with `just build`, or point PALYRA_"+envName(s.Name)+"_BIN at an installed binary")
+	}
+	if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+		return blocked(c, s.Path+" is not an executable file", "chmod +x "+s.Path+" or point PALYRA_"+envName(s.Name)+"_BIN elsewhere")
+	}
+	return c
+}
+
+func port(ctx context.Context, s Service) supervisor.Check {
+	c := supervisor.Check{Key: s.Name + "_port", Label: s.Name + " port", Status: supervisor.CheckOK, Detail: s.Addr + " is free"}
+	host, p, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return blocked(c, fmt.Sprintf("%q is not host:port", s.Addr), "set "+s.AddrEnv+" to host:port, e.g. 127.0.0.1:0")
+	}
+	switch {
+	case p == "0":
+		c.Detail = s.Addr + ": any free port"
+		return c
+	case s.Running:
+		c.Detail = s.Addr + " is held by the running " + s.Name
+		return c
+	}
+	var lc net.ListenConfig
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, p))
+	if err != nil {
+		detail := s.Addr + " is already in use"
+		if n, _ := strconv.Atoi(p); n > 0 {
+			if pid, name := PortHolder(n); pid > 0 {
+				detail += fmt.Sprintf(" by pid %d (%s)", pid, name)
+			}
+		}
+		return blocked(c, detail, "stop what holds it, or set "+s.AddrEnv+" to another address (port 0 picks a free one)")
+	}
+	l.Close()
+	return c
+}
+
+func chromium() supervisor.Check {
+	c := supervisor.Check{Key: "chromium", Label: "Chromium", Status: supervisor.CheckOK}
+	if p := os.Getenv("PALYRA_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			c.Status = supervisor.CheckWarning
+			c.Detail = "PALYRA_CHROMIUM: " + err.Error()
+			c.Fix = "point PALYRA_CHROMIUM at a chromium binary"
+			return c
+		}
+		c.Detail = p
+		return c
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			c.Detail = p
+			return c
+		}
+	}
+	c.Status = supervisor.CheckWarning
+	c.Detail = "no chromium on PATH; browser automation will not work"
+	c.Fix = "apt-get install chromium (or set PALYRA_CHROMIUM)"
+	return c
+}
+
+func blocked(c supervisor.Check, detail, fix string) supervisor.Check {
+	c.Status = supervisor.CheckBlocked
+	c.Detail = detail
+	c.Fix = fix
+	return c
+}
+
+func envName(service string) string {
+	switch service {
+	case "daemon":
+		return "DAEMON"
+	case "browserd":
+		return "BROWSERD"
+	}
+	return "SERVICE"
+}
+
+func bytesHuman(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+}

@@ -1,0 +1,97 @@
+package preflight
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/palyra/palyra/supervisor"
+)
+
+func find(t *testing.T, checks []supervisor.Check, key string) supervisor.Check {
+	t.Helper()
+	for _, c := range checks {
+		if c.Key == key {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", key, checks)
+	return supervisor.Check{}
+}
+
+func TestPortInUseIsBlockedAndNamesHolder(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{
+		Home:     t.TempDir(),
+		Services: []Service{{Name: "daemon", Path: self, Addr: l.Addr().String(), AddrEnv: "PALYRA_ADMIN_ADDR"}},
+	})
+	c := find(t, checks, "daemon_port")
+	if c.Status != supervisor.CheckBlocked {
+		t.Fatalf("status %s, want blocked: %+v", c.Status, c)
+	}
+	want := "by pid " + strconv.Itoa(os.Getpid())
+	if !strings.Contains(c.Detail, want) || !strings.Contains(c.Fix, "PALYRA_ADMIN_ADDR") {
+		t.Fatalf("detail %q / fix %q: want %q and the variable", c.Detail, c.Fix, want)
+	}
+	if !Blocked(checks) {
+		t.Fatal("Blocked() = false")
+	}
+}
+
+func TestPortZeroAndRunningServiceAreOK(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{Home: filepath.Join(t.TempDir(), "home"), Services: []Service{
+		{Name: "daemon", Path: self, Addr: "127.0.0.1:0"},
+		{Name: "browserd", Path: self, Addr: l.Addr().String(), Running: true},
+	}})
+	for _, key := range []string{"daemon_port", "browserd_port", "daemon_binary", "state_dir"} {
+		if c := find(t, checks, key); c.Status != supervisor.CheckOK {
+			t.Errorf("%s: %+v", key, c)
+		}
+	}
+}
+
+func TestMissingBinaryAndUnwritableHome(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.WriteFile(home, nil, 0o600); err != nil { // a file where the directory should be
+		t.Fatal(err)
+	}
+	checks := Run(context.Background(), Target{Home: home, Services: []Service{
+		{Name: "browserd", Path: "/nonexistent/palyra-browserd", Addr: "127.0.0.1:0"},
+	}})
+	if c := find(t, checks, "state_dir"); c.Status != supervisor.CheckBlocked || c.Fix == "" {
+		t.Errorf("state_dir: %+v", c)
+	}
+	if c := find(t, checks, "browserd_binary"); c.Status != supervisor.CheckBlocked || !strings.Contains(c.Fix, "PALYRA_BROWSERD_BIN") {
+		t.Errorf("browserd_binary: %+v", c)
+	}
+}
+
+func TestListeningInodesParsesProcTable(t *testing.T) {
+	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1D13 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1D13 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 20 4 30 10 -1
+`
+	path := filepath.Join(t.TempDir(), "tcp")
+	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := listeningInodes(path, 7443)
+	if len(got) != 1 || got[0] != "4242" {
+		t.Fatalf("got %v, want [4242] (only the LISTEN row)", got)
+	}
+}

@@ -1,0 +1,116 @@
+// Package stack describes the Palyra stack a supervisor runs (which services, with which
+// arguments, where its state lives) and brings a supervisor server up: in the foreground for
+// `palyra-tui serve`, or in the background on first use of `palyra-tui`.
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/palyra/palyra/internal/statedir"
+	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/supervisor/preflight"
+)
+
+// The service names, as the API, the TUI and the headless commands spell them.
+const (
+	Daemon   = "daemon"
+	Browserd = "browserd"
+)
+
+// selfExe re-executes this very binary. Through /proc it still works after the file on disk is
+// gone, which `go run` does to its temporary build while the background server lives on.
+const selfExe = "/proc/self/exe"
+
+// Config is where the stack keeps its state and how its services are reached.
+type Config struct {
+	Home         string
+	AdminAddr    string // palyrad's admin gRPC address
+	BrowserdAddr string // palyra-browserd's gRPC address
+	DaemonBin    string // empty: re-execute this binary as `daemon`
+	BrowserdBin  string // empty: re-execute this binary as `browserd`
+}
+
+// FromEnv reads the configuration from the environment, with the documented defaults.
+func FromEnv() Config {
+	return Config{
+		Home:         statedir.Default(),
+		AdminAddr:    envOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
+		BrowserdAddr: envOr("PALYRA_BROWSERD_ADDR", "127.0.0.1:7543"),
+		DaemonBin:    os.Getenv("PALYRA_DAEMON_BIN"),
+		BrowserdBin:  os.Getenv("PALYRA_BROWSERD_BIN"),
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// Socket is the supervisor API's unix socket.
+func (c Config) Socket() string { return filepath.Join(c.Home, "supervisor.sock") }
+
+// LockPath is the file that makes one server the owner of Home.
+func (c Config) LockPath() string { return filepath.Join(c.Home, "supervisor.lock") }
+
+// LogDir holds the services' log files.
+func (c Config) LogDir() string { return filepath.Join(c.Home, "logs") }
+
+// ServeLog receives a background server's own output.
+func (c Config) ServeLog() string { return filepath.Join(c.Home, "serve.log") }
+
+// Validate rejects a configuration no server could use.
+func (c Config) Validate() error {
+	if !filepath.IsAbs(c.Home) {
+		return fmt.Errorf("state directory %q must be an absolute path", c.Home)
+	}
+	// sun_path holds 108 bytes including the terminating NUL.
+	if n := len(c.Socket()); n > 107 {
+		return fmt.Errorf("state directory %s is too deep: its socket path is %d bytes, unix sockets allow 107; choose a shorter --home", c.Home, n)
+	}
+	return nil
+}
+
+// Specs are the supervised services.
+func (c Config) Specs() []supervisor.Spec {
+	daemonPath, daemonArgs := command(c.DaemonBin, "daemon")
+	browserdPath, browserdArgs := command(c.BrowserdBin, "browserd")
+	return []supervisor.Spec{
+		{
+			Name:       Daemon,
+			Path:       daemonPath,
+			Args:       append(daemonArgs, "--home", c.Home, "--admin-addr", c.AdminAddr),
+			HealthAddr: "admin",
+			WaitReady:  true,
+			Critical:   true,
+		},
+		{
+			Name:       Browserd,
+			Path:       browserdPath,
+			Args:       append(browserdArgs, "--home", c.Home, "--addr", c.BrowserdAddr),
+			HealthAddr: "grpc",
+			WaitReady:  true,
+		},
+	}
+}
+
+func command(bin, role string) (string, []string) {
+	if bin != "" {
+		return bin, nil
+	}
+	return selfExe, []string{role}
+}
+
+// PreflightTarget describes the stack to the preflight checks; running names the services
+// that hold their ports already.
+func (c Config) PreflightTarget(running map[string]bool) preflight.Target {
+	daemonPath, _ := command(c.DaemonBin, "")
+	browserdPath, _ := command(c.BrowserdBin, "")
+	return preflight.Target{Home: c.Home, Services: []preflight.Service{
+		{Name: Daemon, Path: daemonPath, Addr: c.AdminAddr, AddrEnv: "PALYRA_ADMIN_ADDR", Running: running[Daemon]},
+		{Name: Browserd, Path: browserdPath, Addr: c.BrowserdAddr, AddrEnv: "PALYRA_BROWSERD_ADDR", Running: running[Browserd]},
+	}}
+}
