@@ -1,0 +1,255 @@
+// Package cockpit is the TUI's first pane: the stack's overall status and a table of the
+// supervised services, with verbs (start, stop, restart, logs, detail) on the selected one.
+package cockpit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/tui/keys"
+	"github.com/palyra/palyra/tui/status"
+	"github.com/palyra/palyra/tui/theme"
+)
+
+// Controller runs service verbs. The supervisor client satisfies it.
+type Controller interface {
+	StartService(ctx context.Context, name string) ([]supervisor.ServiceStatus, error)
+	StopService(ctx context.Context, name string) ([]supervisor.ServiceStatus, error)
+	RestartService(ctx context.Context, name string) ([]supervisor.ServiceStatus, error)
+}
+
+// Verb is an operator action on a service.
+type Verb string
+
+// The verbs.
+const (
+	VerbStart   Verb = "start"
+	VerbStop    Verb = "stop"
+	VerbRestart Verb = "restart"
+)
+
+// verbTimeout bounds one verb call; a stop waits for the child's grace period (10 s by default).
+const verbTimeout = 30 * time.Second
+
+// OpenLogsMsg asks the root to show the Logs pane for one service.
+type OpenLogsMsg struct{ Service string }
+
+// TickMsg moves the cockpit's clock, so uptimes and countdowns advance while it is visible.
+type TickMsg struct{ At time.Time }
+
+// Options are the cockpit's settings.
+type Options struct {
+	Now      func() time.Time                                     // the clock; time.Now when nil
+	Location *time.Location                                       // for wall-clock times; time.Local when nil
+	Tick     func(time.Duration, func(time.Time) tea.Msg) tea.Cmd // timers; tea.Tick when nil
+}
+
+type mode int
+
+const (
+	modeTable mode = iota
+	modeDetail
+	modeConfirmStop
+)
+
+// Model is the cockpit pane.
+type Model struct {
+	ctrl   Controller
+	styles theme.Styles
+	keys   keys.KeyMap
+	now    func() time.Time
+	loc    *time.Location
+	tick   func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
+
+	width, height int
+
+	snap     supervisor.Snapshot
+	hasSnap  bool
+	at       time.Time // the time uptimes and countdowns are measured at
+	selected string    // the selected service's name
+	mode     mode
+	back     mode // where a confirmation returns to
+
+	focused bool
+	ticking bool // a TickMsg is on its way
+}
+
+// New returns a cockpit that runs verbs through ctrl.
+func New(ctrl Controller, st theme.Styles, km keys.KeyMap, opts Options) Model {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
+	if opts.Tick == nil {
+		opts.Tick = tea.Tick
+	}
+	return Model{ctrl: ctrl, styles: st, keys: km, now: opts.Now, loc: opts.Location, tick: opts.Tick}
+}
+
+// Init starts nothing; the root feeds snapshots in.
+func (m Model) Init() tea.Cmd { return nil }
+
+// SetSize sets the pane's size in cells.
+func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
+
+// SetStyles replaces the styles, e.g. after the terminal reported its background.
+func (m *Model) SetStyles(st theme.Styles) { m.styles = st }
+
+// SetSnapshot shows a new snapshot received at the time at.
+func (m *Model) SetSnapshot(s supervisor.Snapshot, at time.Time) {
+	m.snap, m.hasSnap, m.at = s, true, at
+	if m.index() < 0 && len(s.Services) > 0 {
+		m.selected = s.Services[0].Name
+	}
+}
+
+// Focus marks the pane visible and starts the once-a-second clock unless it already runs.
+func (m *Model) Focus() tea.Cmd {
+	m.focused = true
+	if m.ticking {
+		return nil
+	}
+	m.ticking = true
+	now := m.now
+	return m.tick(time.Second, func(time.Time) tea.Msg { return TickMsg{At: now()} })
+}
+
+// Blur marks the pane hidden; the clock stops at its next tick.
+func (m *Model) Blur() { m.focused = false }
+
+// CapturesInput reports whether the pane wants every key, as while it asks for a confirmation.
+func (m Model) CapturesInput() bool { return m.mode == modeConfirmStop }
+
+// Selected returns the selected service's name, or "" when there is none.
+func (m Model) Selected() string { return m.selected }
+
+// Run returns the command that applies verb v to the service name ("all" for every service)
+// and reports the outcome on the status line.
+func (m Model) Run(v Verb, name string) tea.Cmd {
+	var call func(context.Context, string) ([]supervisor.ServiceStatus, error)
+	var doing, done string
+	switch v {
+	case VerbStart:
+		call, doing, done = m.ctrl.StartService, "starting", "started"
+	case VerbStop:
+		call, doing, done = m.ctrl.StopService, "stopping", "stopped"
+	case VerbRestart:
+		call, doing, done = m.ctrl.RestartService, "restarting", "restarted"
+	default:
+		return status.Error(fmt.Errorf("unknown verb %q", v))
+	}
+	target := name
+	if name == "all" {
+		target = "all services"
+	}
+	return tea.Sequence(status.Info(doing+" "+target+"…"), func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), verbTimeout)
+		defer cancel()
+		if _, err := call(ctx, name); err != nil {
+			return status.ErrorMsg(fmt.Errorf("%s %s: %w", v, name, err))
+		}
+		return status.Msg{Text: done + " " + target}
+	})
+}
+
+// Update handles keys and the clock.
+func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case TickMsg:
+		m.ticking = false
+		if !m.focused {
+			return m, nil
+		}
+		m.at = msg.At
+		return m, m.Focus()
+	case tea.KeyPressMsg:
+		switch m.mode {
+		case modeConfirmStop:
+			return m.updateConfirm(msg)
+		case modeDetail:
+			if key.Matches(msg, m.keys.Back) {
+				m.mode = modeTable
+				return m, nil
+			}
+		}
+		return m.updateTable(msg)
+	}
+	return m, nil
+}
+
+func (m Model) updateTable(msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	i := m.index()
+	if i < 0 {
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, m.keys.Up):
+		m.selected = m.snap.Services[max(i-1, 0)].Name
+	case key.Matches(msg, m.keys.Down):
+		m.selected = m.snap.Services[min(i+1, len(m.snap.Services)-1)].Name
+	case key.Matches(msg, m.keys.Top):
+		m.selected = m.snap.Services[0].Name
+	case key.Matches(msg, m.keys.Bottom):
+		m.selected = m.snap.Services[len(m.snap.Services)-1].Name
+	case key.Matches(msg, m.keys.Start):
+		return m, m.Run(VerbStart, m.selected)
+	case key.Matches(msg, m.keys.Stop):
+		m.back, m.mode = m.mode, modeConfirmStop
+	case key.Matches(msg, m.keys.Restart):
+		return m, m.Run(VerbRestart, m.selected)
+	case key.Matches(msg, m.keys.ShowLogs):
+		name := m.selected
+		return m, func() tea.Msg { return OpenLogsMsg{Service: name} }
+	case key.Matches(msg, m.keys.Detail):
+		m.mode = modeDetail
+	}
+	return m, nil
+}
+
+func (m Model) updateConfirm(msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	switch {
+	case key.Matches(msg, m.keys.Confirm):
+		m.mode = m.back
+		return m, m.Run(VerbStop, m.selected)
+	case key.Matches(msg, m.keys.Deny):
+		m.mode = m.back
+	}
+	return m, nil
+}
+
+// index is the selected service's position in the snapshot, or -1.
+func (m Model) index() int {
+	for i, s := range m.snap.Services {
+		if s.Name == m.selected {
+			return i
+		}
+	}
+	return -1
+}
+
+// ShortHelp lists the bindings for the status line.
+func (m Model) ShortHelp() []key.Binding {
+	switch m.mode {
+	case modeConfirmStop:
+		return []key.Binding{m.keys.Confirm, m.keys.Deny}
+	case modeDetail:
+		return []key.Binding{m.keys.Back, m.keys.Start, m.keys.Stop, m.keys.Restart, m.keys.ShowLogs}
+	}
+	return []key.Binding{m.keys.Start, m.keys.Stop, m.keys.Restart, m.keys.ShowLogs, m.keys.Detail}
+}
+
+// FullHelp lists the bindings for the help overlay, in columns.
+func (m Model) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{m.keys.Up, m.keys.Down, m.keys.Top, m.keys.Bottom},
+		{m.keys.Start, m.keys.Stop, m.keys.Restart},
+		{m.keys.ShowLogs, m.keys.Detail, m.keys.Back},
+	}
+}

@@ -1,0 +1,97 @@
+// Package keys holds the TUI's one key map. Panes match keys with key.Matches against these
+// bindings and list them in their help, so rebinding a key changes both at once.
+package keys
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every binding of the TUI, grouped by where it applies.
+type KeyMap struct {
+	// Global keys, handled by the root model before the focused pane sees a key.
+	Quit      key.Binding
+	ForceQuit key.Binding // works even while a text input has focus
+	Help      key.Binding
+	Palette   key.Binding
+	NextPane  key.Binding
+	PrevPane  key.Binding
+	Cockpit   key.Binding
+	Logs      key.Binding
+	Back      key.Binding
+
+	// Movement in lists and the log view.
+	Up       key.Binding
+	Down     key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+
+	// Cockpit verbs on the selected service.
+	Start    key.Binding
+	Stop     key.Binding
+	Restart  key.Binding
+	ShowLogs key.Binding
+	Detail   key.Binding
+	Confirm  key.Binding
+	Deny     key.Binding
+
+	// Logs pane.
+	CycleService key.Binding
+	ToggleTime   key.Binding
+	Filter       key.Binding
+	NextMatch    key.Binding
+	PrevMatch    key.Binding
+	Wrap         key.Binding
+	Save         key.Binding
+	Follow       key.Binding
+
+	// Text inputs (filter, command palette).
+	Submit key.Binding
+	Cancel key.Binding
+}
+
+// Default returns the standard bindings.
+func Default() KeyMap {
+	return KeyMap{
+		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit (services keep running)")),
+		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Palette:   key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command")),
+		NextPane:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		PrevPane:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Cockpit:   key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "cockpit")),
+		Logs:      key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "logs")),
+		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+
+		Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g/home", "top")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G/end", "bottom")),
+
+		Start:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "start")),
+		Stop:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop")),
+		Restart:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
+		ShowLogs: key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs")),
+		Detail:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "detail")),
+		Confirm:  key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+		Deny:     key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
+
+		CycleService: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "service")),
+		ToggleTime:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timestamps")),
+		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		NextMatch:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+		PrevMatch:    key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous match")),
+		Wrap:         key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wrap")),
+		Save:         key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
+		Follow:       key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G/end", "follow")),
+
+		Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
+		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+}
+
+// Globals are the bindings shown in every pane's help.
+func (k KeyMap) Globals() []key.Binding {
+	return []key.Binding{k.Cockpit, k.Logs, k.NextPane, k.PrevPane, k.Palette, k.Help, k.Back, k.Quit}
+}
