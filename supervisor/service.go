@@ -8,11 +8,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/logtext"
 	"github.com/palyra/palyra/internal/ready"
+	"github.com/palyra/palyra/supervisor/logs"
 )
 
 // keepExits is how many exits a status remembers.
 const keepExits = 5
+
+// lastWordsWait bounds the wait for a crashed child's output; maxLastWords trims it.
+const (
+	lastWordsWait = 200 * time.Millisecond
+	maxLastWords  = 300
+)
 
 type verb int
 
@@ -261,8 +269,32 @@ func (a *actor) exited(e Exit) {
 	case r.failure != "":
 		a.failed(r.failure+"; "+what, true, record)
 	default:
-		a.failed(what, e.Ran < a.p.FailureRun, record)
+		a.failed(what+a.lastWords(r), e.Ran < a.p.FailureRun, record)
 	}
+}
+
+// lastWords is the last line a crashed run wrote to stderr, usually the error that killed it
+// ("listen 127.0.0.1:7443: address already in use"), so the reason an operator reads says
+// why and not only how. The exit is noticed before the pipes are drained, so it waits a
+// moment for the output to land.
+func (a *actor) lastWords(r *run) string {
+	select {
+	case <-r.captured:
+	case <-time.After(lastWordsWait):
+	}
+	lines := a.s.logs.Tail([]string{a.svc.spec.Name}, 20)
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := lines[i]
+		if l.Stream != logs.Stderr || l.Time.Before(r.startedAt) || strings.TrimSpace(l.Text) == "" {
+			continue
+		}
+		text := logtext.Compact(l.Text)
+		if r := []rune(text); len(r) > maxLastWords {
+			text = string(r[:maxLastWords]) + "…"
+		}
+		return ": " + text
+	}
+	return ""
 }
 
 // failed counts a failed run or spawn and schedules the restart, or gives up. record, if

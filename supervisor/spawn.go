@@ -24,6 +24,7 @@ type run struct {
 	startedAt time.Time
 	ready     chan ready.Line // receives the first ready line, once
 	exited    chan Exit       // receives the exit, once
+	captured  chan struct{}   // closed when all its output is in the log store
 
 	// Owned by the service's actor.
 	terminating   bool   // SIGTERM sent
@@ -93,6 +94,7 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 		startedAt: time.Now(),
 		ready:     make(chan ready.Line, 1),
 		exited:    make(chan Exit, 1),
+		captured:  make(chan struct{}),
 	}
 	if s.onSpawned != nil {
 		s.onSpawned(r.startedAt)
@@ -109,7 +111,7 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 		})
 	})
 	captures.Go(func() { s.logs.Capture(spec.Name, logs.Stderr, errR, nil) })
-	captured := make(chan struct{})
+	captured := r.captured
 	go func() {
 		captures.Wait()
 		close(captured)

@@ -241,6 +241,10 @@ func TestCrashBacksOffThenGivesUp(t *testing.T) {
 	if !strings.HasPrefix(st.Reason, "gave up after 5 failed starts; last: exited with code 3 after") {
 		t.Errorf("reason = %q", st.Reason)
 	}
+	// The reason carries the child's last words on stderr, so it says why, not only how.
+	if !strings.HasSuffix(st.Reason, ": crashing with code 3 in 0s") {
+		t.Errorf("reason = %q, want the child's last stderr line at the end", st.Reason)
+	}
 	if st.LastExit == nil || st.LastExit.Code != 3 || len(st.RecentExits) != keepExits {
 		t.Fatalf("last exit %+v, %d recent exits", st.LastExit, len(st.RecentExits))
 	}
