@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,7 +80,8 @@ func newShutdownCmd(g *globals) *cobra.Command {
 			defer client.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 			defer cancel()
-			if err := client.Shutdown(ctx); err != nil {
+			// A reply lost because the server went down first means the same as a reply.
+			if err := client.Shutdown(ctx); err != nil && !errors.Is(err, api.ErrNotRunning) {
 				return err
 			}
 			// Wait until the server is gone so a following `palyra-tui` starts a fresh one.

@@ -163,11 +163,6 @@ func printStatus(w io.Writer, s supervisor.Snapshot, now time.Time) {
 			memText(svc.RSSBytes), exitText(svc.LastExit))
 	}
 	tw.Flush()
-	for _, svc := range s.Services {
-		if svc.Reason != "" {
-			fmt.Fprintf(w, "\n%s: %s\n", svc.Name, svc.Reason)
-		}
-	}
 }
 
 func stateText(svc supervisor.ServiceStatus, now time.Time) string {

@@ -48,6 +48,7 @@ type Server struct {
 	shutdown  func()
 	logger    *slog.Logger
 	grpc      *grpc.Server
+	closing   chan struct{} // closed by Stop to end the open streams
 }
 
 // Config wires a Server.
@@ -63,7 +64,7 @@ type Config struct {
 
 // NewServer builds the gRPC server; Serve starts it.
 func NewServer(cfg Config) *Server {
-	s := &Server{engine: cfg.Engine, logs: cfg.Logs, preflight: cfg.Preflight, shutdown: cfg.Shutdown, logger: cfg.Logger}
+	s := &Server{engine: cfg.Engine, logs: cfg.Logs, preflight: cfg.Preflight, shutdown: cfg.Shutdown, logger: cfg.Logger, closing: make(chan struct{})}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(peerCreds{}),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -103,8 +104,21 @@ func Listen(path string) (net.Listener, error) {
 // Serve answers requests on l until Stop.
 func (s *Server) Serve(l net.Listener) error { return s.grpc.Serve(l) }
 
-// Stop ends open streams and stops serving.
-func (s *Server) Stop() { s.grpc.Stop() }
+// Stop ends the open streams, lets calls in flight (such as the Shutdown that caused the stop)
+// send their replies, and stops serving.
+func (s *Server) Stop() {
+	close(s.closing)
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		s.grpc.Stop()
+	}
+}
 
 // GetSnapshot implements the RPC.
 func (s *Server) GetSnapshot(context.Context, *palyrav1.GetSnapshotRequest) (*palyrav1.Snapshot, error) {
@@ -123,6 +137,8 @@ func (s *Server) WatchSnapshots(_ *palyrav1.WatchSnapshotsRequest, stream grpc.S
 		select {
 		case <-stream.Context().Done():
 			return nil
+		case <-s.closing:
+			return status.Error(codes.Unavailable, "the supervisor is shutting down")
 		case <-changed:
 		}
 	}
@@ -180,6 +196,8 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 		select {
 		case <-stream.Context().Done():
 			return nil
+		case <-s.closing:
+			return status.Error(codes.Unavailable, "the supervisor is shutting down")
 		case batch, ok := <-sub.C():
 			if !ok {
 				return nil
