@@ -33,7 +33,8 @@ type Policy struct {
 	FailureRun     time.Duration // a run shorter than this counts as a failure
 	StopTimeout    time.Duration // SIGTERM to SIGKILL
 	ReadyTimeout   time.Duration // spawn to ready line, for services that wait for it
-	Tick           time.Duration // health probe period
+	Tick           time.Duration // health probe period until a service is healthy
+	HealthyProbe   time.Duration // health probe period while a service stays healthy
 	MetricsEvery   time.Duration // CPU and memory sample period
 }
 
@@ -49,6 +50,7 @@ func DefaultPolicy() Policy {
 		StopTimeout:    10 * time.Second,
 		ReadyTimeout:   30 * time.Second,
 		Tick:           500 * time.Millisecond,
+		HealthyProbe:   5 * time.Second,
 		MetricsEvery:   2 * time.Second,
 	}
 }

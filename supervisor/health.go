@@ -15,15 +15,19 @@ import (
 const probeTimeout = time.Second
 
 type probeTarget struct {
-	svc  *service
-	run  *run
-	addr string
+	svc     *service
+	run     *run
+	addr    string
+	healthy bool
 }
 
-// probeLoop checks the health of every running service each tick, with one connection per
-// run. A tick that comes while the last probes still run is skipped.
+// probeLoop checks the health of every running service, with one connection per run: each
+// tick until it is healthy, then every HealthyProbe. Most of an idle stack's CPU went into
+// probes of services that were fine; a crash is noticed at once anyway, through Wait. A
+// tick that comes while the last probes still run is skipped.
 func (s *Supervisor) probeLoop(ctx context.Context) {
 	conns := make(map[*run]*grpc.ClientConn)
+	lastProbe := make(map[*run]time.Time)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
@@ -36,9 +40,9 @@ func (s *Supervisor) probeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			s.probeAll(ctx, conns)
+			s.probeAll(ctx, conns, lastProbe, false)
 		case <-s.probeSoon:
-			s.probeAll(ctx, conns)
+			s.probeAll(ctx, conns, lastProbe, true)
 		}
 	}
 }
@@ -51,11 +55,16 @@ func (s *Supervisor) requestProbe() {
 	}
 }
 
-func (s *Supervisor) probeAll(ctx context.Context, conns map[*run]*grpc.ClientConn) {
+func (s *Supervisor) probeAll(ctx context.Context, conns map[*run]*grpc.ClientConn, lastProbe map[*run]time.Time, all bool) {
 	live := make(map[*run]bool)
+	now := time.Now()
 	var wg sync.WaitGroup
 	for _, t := range s.probeTargets() {
 		live[t.run] = true
+		if !all && t.healthy && now.Sub(lastProbe[t.run]) < s.policy.HealthyProbe {
+			continue
+		}
+		lastProbe[t.run] = now
 		if t.addr == "" {
 			s.setHealth(t, HealthUnknown, fmt.Sprintf("the ready line has no %q address", t.svc.spec.HealthAddr))
 			continue
@@ -83,6 +92,11 @@ func (s *Supervisor) probeAll(ctx context.Context, conns map[*run]*grpc.ClientCo
 			delete(conns, r)
 		}
 	}
+	for r := range lastProbe {
+		if !live[r] {
+			delete(lastProbe, r)
+		}
+	}
 }
 
 func (s *Supervisor) probeTargets() []probeTarget {
@@ -93,7 +107,12 @@ func (s *Supervisor) probeTargets() []probeTarget {
 		if svc.spec.HealthAddr == "" || svc.current == nil || svc.status.State != StateRunning {
 			continue
 		}
-		targets = append(targets, probeTarget{svc: svc, run: svc.current, addr: svc.status.Addrs[svc.spec.HealthAddr]})
+		targets = append(targets, probeTarget{
+			svc:     svc,
+			run:     svc.current,
+			addr:    svc.status.Addrs[svc.spec.HealthAddr],
+			healthy: svc.status.Health == HealthHealthy,
+		})
 	}
 	return targets
 }

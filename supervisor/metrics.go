@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"math"
 	"os"
 	"time"
 )
@@ -58,18 +59,30 @@ func (s *Supervisor) sample(prev map[int]procSample) map[int]procSample {
 		}
 	}
 
+	changed := false
 	s.mu.Lock()
 	for i, t := range targets {
 		r := readings[i]
 		switch {
 		case !r.ok:
 		case t.svc == nil:
+			changed = changed || noticeable(s.info.CPUPercent, s.info.RSSBytes, r)
 			s.info.CPUPercent, s.info.RSSBytes = r.cpu, r.rssBytes
 		case t.svc.status.PID == t.pid:
+			changed = changed || noticeable(t.svc.status.CPUPercent, t.svc.status.RSSBytes, r)
 			t.svc.status.CPUPercent, t.svc.status.RSSBytes = r.cpu, r.rssBytes
 		}
 	}
 	s.mu.Unlock()
-	s.notify()
+	// Watchers (every open UI) redraw on each push; an idle stack whose figures did not move
+	// at the precision shown (0.1 %, 0.1 MiB) has nothing to push.
+	if changed {
+		s.notify()
+	}
 	return next
+}
+
+func noticeable(cpu float64, rss uint64, r reading) bool {
+	const rssStep = 1 << 20 / 10
+	return math.Abs(cpu-r.cpu) >= 0.05 || max(rss, r.rssBytes)-min(rss, r.rssBytes) >= rssStep
 }

@@ -51,6 +51,7 @@ func testPolicy() Policy {
 	p.StopTimeout = 5 * time.Second
 	p.ReadyTimeout = waitTimeout
 	p.Tick = 50 * time.Millisecond
+	p.HealthyProbe = 100 * time.Millisecond
 	p.MetricsEvery = 100 * time.Millisecond
 	return p
 }

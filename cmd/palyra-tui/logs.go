@@ -67,6 +67,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
 			defer out.Flush()
 			enc := json.NewEncoder(out)
+			text := lineWriter{w: out}
 			for {
 				batch, err := stream.Recv()
 				if errors.Is(err, io.EOF) || ctx.Err() != nil {
@@ -79,7 +80,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 					if asJSON {
 						enc.Encode(logLineJSON{Time: l.Time, Service: l.Service, Stream: string(l.Stream), Level: l.Level, Text: l.Text, Seq: l.Seq})
 					} else {
-						writeLogLine(out, l)
+						text.write(l)
 					}
 				}
 				if batch.Dropped > 0 {
@@ -119,19 +120,42 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q: want a duration like 10m or a time like 2026-11-23T10:00:00Z", s)
 }
 
-func writeLogLine(w *bufio.Writer, l logs.Line) {
-	w.WriteString(l.Time.Format("2006-01-02T15:04:05.000Z07:00"))
+// lineWriter prints lines as text. Lines of one captured batch share a timestamp, so the
+// formatted time is kept and reused: formatting it per line dominated `logs -f` under load.
+type lineWriter struct {
+	w        *bufio.Writer
+	lastTime time.Time
+	timeText string
+}
+
+func (lw *lineWriter) write(l logs.Line) {
+	if !l.Time.Equal(lw.lastTime) {
+		lw.lastTime = l.Time
+		lw.timeText = l.Time.Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	w := lw.w
+	w.WriteString(lw.timeText)
 	w.WriteByte(' ')
 	w.WriteString(pad(l.Service, 8))
 	w.WriteByte(' ')
-	lvl := l.Level
-	if lvl == "" {
-		lvl = string(l.Stream)
-	}
-	w.WriteString(pad(strings.ToUpper(lvl), 10))
+	w.WriteString(levelColumn(l))
 	w.WriteByte(' ')
 	w.WriteString(logtext.Compact(l.Text))
 	w.WriteByte('\n')
+}
+
+// levelColumn is the level, or the stream when the line has none, upper-cased and padded.
+func levelColumn(l logs.Line) string {
+	switch {
+	case l.Level != "":
+		return pad(strings.ToUpper(l.Level), 10)
+	case l.Stream == logs.Stdout:
+		return "STDOUT    "
+	case l.Stream == logs.Stderr:
+		return "STDERR    "
+	default:
+		return pad(strings.ToUpper(string(l.Stream)), 10)
+	}
 }
 
 func pad(s string, n int) string {

@@ -64,6 +64,9 @@ type Config struct {
 
 // NewServer builds the gRPC server; Serve starts it.
 func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Server{engine: cfg.Engine, logs: cfg.Logs, preflight: cfg.Preflight, shutdown: cfg.Shutdown, logger: cfg.Logger, closing: make(chan struct{})}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(peerCreds{}),
@@ -163,7 +166,7 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 	// overlap is dropped by sequence number.
 	var sub *logs.Subscription
 	if req.GetFollow() {
-		sub = s.logs.Subscribe(services, 1024)
+		sub = s.logs.Subscribe(services, 64)
 		defer sub.Close()
 	}
 
@@ -202,13 +205,39 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 			if !ok {
 				return nil
 			}
+			lines := filterLines(batch, grep, last)
+			// Coalesce what else is waiting: one message per pipe read would cost more to
+			// send than the child took to write it, and a flood would outrun the stream.
+			size := textBytes(lines)
+		more:
+			for size < maxBatchBytes {
+				select {
+				case next, ok := <-sub.C():
+					if !ok {
+						break more
+					}
+					next = filterLines(next, grep, last)
+					lines = append(lines[:len(lines):len(lines)], next...)
+					size += textBytes(next)
+				default:
+					break more
+				}
+			}
 			dropped := sub.Dropped()
-			if err := sendLines(stream, filterLines(batch, grep, last), dropped-reported); err != nil {
+			if err := sendLines(stream, lines, dropped-reported); err != nil {
 				return err
 			}
 			reported = dropped
 		}
 	}
+}
+
+func textBytes(lines []logs.Line) int {
+	n := 0
+	for _, l := range lines {
+		n += len(l.Text) + lineOverhead
+	}
+	return n
 }
 
 // filterLines keeps lines after seq `after` that match grep. It reuses the input's array.
@@ -226,8 +255,12 @@ func filterLines(lines []logs.Line, grep *regexp.Regexp, after uint64) []logs.Li
 	return out
 }
 
-// maxBatchBytes keeps each message well under gRPC's 4 MiB default.
-const maxBatchBytes = 1 << 20
+// maxBatchBytes keeps each message well under gRPC's 4 MiB default; lineOverhead estimates
+// a line's encoded fields besides its text.
+const (
+	maxBatchBytes = 1 << 20
+	lineOverhead  = 48
+)
 
 func sendLines(stream grpc.ServerStreamingServer[palyrav1.LogBatch], lines []logs.Line, dropped uint64) error {
 	if len(lines) == 0 && dropped == 0 {
@@ -236,7 +269,7 @@ func sendLines(stream grpc.ServerStreamingServer[palyrav1.LogBatch], lines []log
 	for first := true; first || len(lines) > 0; first = false {
 		n, size := 0, 0
 		for n < len(lines) && (n == 0 || size+len(lines[n].Text) < maxBatchBytes) {
-			size += len(lines[n].Text) + 48
+			size += len(lines[n].Text) + lineOverhead
 			n++
 		}
 		batch := &palyrav1.LogBatch{Lines: linesToProto(lines[:n])}
