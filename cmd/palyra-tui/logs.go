@@ -52,6 +52,9 @@ func newLogsCmd(g *globals) *cobra.Command {
 					return usageError{err}
 				}
 				q.Since = t
+				if !cmd.Flags().Changed("lines") {
+					q.Tail = -1 // everything since then
+				}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -100,7 +103,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 	f.StringVar(&since, "since", "", "lines since a duration ago (10m, 2h) or a time (RFC 3339), read from the log files")
 	f.StringVar(&grep, "grep", "", "only lines matching this regular expression (RE2)")
 	f.BoolVar(&asJSON, "json", false, "one JSON object per line")
-	f.IntVarP(&lines, "lines", "n", 100, "stored lines to print first (-1 all)")
+	f.IntVarP(&lines, "lines", "n", 100, "stored lines to print first, the newest; -1 all (with --since: all unless given)")
 	return cmd
 }
 

@@ -69,26 +69,54 @@ func (c *Client) GetSnapshot(ctx context.Context) (supervisor.Snapshot, error) {
 	return snapshotFromProto(p), nil
 }
 
-// WatchSnapshots streams the current snapshot and one per change until ctx ends.
+// WatchSnapshots streams the current snapshot and one per change until ctx ends. A caller
+// that reads slowly gets the newest snapshot, not each one it missed.
 func (c *Client) WatchSnapshots(ctx context.Context) (SnapshotStream, error) {
 	s, err := c.rpc.WatchSnapshots(ctx, &palyrav1.WatchSnapshotsRequest{})
 	if err != nil {
 		return nil, c.mapErr(err)
 	}
-	return snapshotStream{c: c, s: s}, nil
+	w := &snapshotStream{latest: make(chan *palyrav1.Snapshot, 1), done: make(chan struct{})}
+	// The server sends every change as long as the transport takes it, and gRPC buffers at
+	// least 64 KiB per stream, so the coalescing happens here: this goroutine reads as fast
+	// as snapshots come and keeps only the newest. It ends with the stream, that is when ctx
+	// ends, the server stops or the client is closed.
+	go func() {
+		for {
+			p, err := s.Recv()
+			if err != nil {
+				w.err = c.mapStreamErr(err)
+				close(w.done)
+				return
+			}
+			select {
+			case <-w.latest: // replaced by the newer one
+			default:
+			}
+			w.latest <- p // the only sender, so there is room now
+		}
+	}()
+	return w, nil
 }
 
 type snapshotStream struct {
-	c *Client
-	s grpc.ServerStreamingClient[palyrav1.Snapshot]
+	latest chan *palyrav1.Snapshot // the newest unread snapshot
+	done   chan struct{}           // closed when the stream has ended, after err is set
+	err    error
 }
 
-func (s snapshotStream) Recv() (supervisor.Snapshot, error) {
-	p, err := s.s.Recv()
-	if err != nil {
-		return supervisor.Snapshot{}, s.c.mapStreamErr(err)
+func (s *snapshotStream) Recv() (supervisor.Snapshot, error) {
+	select {
+	case p := <-s.latest:
+		return snapshotFromProto(p), nil
+	case <-s.done:
 	}
-	return snapshotFromProto(p), nil
+	select {
+	case p := <-s.latest: // the last snapshot before the end
+		return snapshotFromProto(p), nil
+	default:
+		return supervisor.Snapshot{}, s.err
+	}
 }
 
 func (c *Client) mapStreamErr(err error) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -158,7 +159,8 @@ func exitFromProto(p *palyrav1.Exit) supervisor.Exit {
 		At:     fromTS(p.GetAt()),
 		Code:   int(p.GetCode()),
 		Signal: p.GetSignal(),
-		Ran:    time.Duration(p.GetRanSeconds() * float64(time.Second)),
+		// Rounded: truncating would turn some durations into one nanosecond less.
+		Ran: time.Duration(math.Round(p.GetRanSeconds() * float64(time.Second))),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -49,6 +50,7 @@ type Server struct {
 	logger    *slog.Logger
 	grpc      *grpc.Server
 	closing   chan struct{} // closed by Stop to end the open streams
+	stopOnce  sync.Once
 }
 
 // Config wires a Server.
@@ -110,6 +112,10 @@ func (s *Server) Serve(l net.Listener) error { return s.grpc.Serve(l) }
 // Stop ends the open streams, lets calls in flight (such as the Shutdown that caused the stop)
 // send their replies, and stops serving.
 func (s *Server) Stop() {
+	s.stopOnce.Do(s.stop)
+}
+
+func (s *Server) stop() {
 	close(s.closing)
 	done := make(chan struct{})
 	go func() {
@@ -129,7 +135,7 @@ func (s *Server) GetSnapshot(context.Context, *palyrav1.GetSnapshotRequest) (*pa
 }
 
 // WatchSnapshots sends the current snapshot, then the latest one after every change. Changes
-// that come faster than the client reads are coalesced.
+// that come during a send are coalesced; Client coalesces what the transport buffered.
 func (s *Server) WatchSnapshots(_ *palyrav1.WatchSnapshotsRequest, stream grpc.ServerStreamingServer[palyrav1.Snapshot]) error {
 	changed, stop := s.engine.Watch()
 	defer stop()
@@ -170,6 +176,7 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 		defer sub.Close()
 	}
 
+	tail := int(req.GetTail())
 	var stored []logs.Line
 	switch {
 	case req.GetSince() != nil:
@@ -178,17 +185,21 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 			return status.Errorf(codes.Internal, "read log files: %v", err)
 		}
 		stored = lines
-		if n := int(req.GetTail()); n > 0 && len(stored) > n {
-			stored = stored[len(stored)-n:]
-		}
-	case req.GetTail() != 0:
-		stored = s.logs.Tail(services, int(req.GetTail()))
+	case tail != 0 && grep != nil:
+		// The last N matching lines, as journalctl -g -n gives, not the matches among the last N.
+		stored = s.logs.Tail(services, -1)
+	case tail != 0:
+		stored = s.logs.Tail(services, tail)
 	}
 	var last uint64
 	if len(stored) > 0 {
 		last = stored[len(stored)-1].Seq
 	}
-	if err := sendLines(stream, filterLines(stored, grep, 0), 0); err != nil {
+	stored = filterLines(stored, grep, 0)
+	if tail > 0 && len(stored) > tail {
+		stored = stored[len(stored)-tail:]
+	}
+	if err := sendLines(stream, stored, 0); err != nil {
 		return err
 	}
 	if sub == nil {
@@ -240,7 +251,8 @@ func textBytes(lines []logs.Line) int {
 	return n
 }
 
-// filterLines keeps lines after seq `after` that match grep. It reuses the input's array.
+// filterLines keeps lines after seq `after` that match grep. It returns lines itself when it
+// keeps them all, and otherwise a new slice: subscription batches are shared, never written.
 func filterLines(lines []logs.Line, grep *regexp.Regexp, after uint64) []logs.Line {
 	if grep == nil && (len(lines) == 0 || lines[0].Seq > after) {
 		return lines
