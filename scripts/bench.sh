@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `just bench`: the Go benchmarks of the hot paths, then the same crash, log-flood and idle
 # workloads under our supervisor, supervisord and process-compose (bench/cmd/compare), then a
-# table of our figure, theirs and the ratio beside the targets of DESIGN §9.
+# table of our figure, theirs and the ratio beside our targets.
 #
 # Peers: supervisord from Debian (scripts/install-tools.sh --bench); process-compose v1.64.1
 # built here from its module source into bin/process-compose (nothing of it is committed). A

@@ -21,7 +21,8 @@ import (
 	"github.com/palyra/palyra/tui/theme"
 )
 
-// pane identifies a pane. The numbers are DESIGN §7's, so later panes slot in between.
+// pane identifies a pane. Its number is its key; the gaps keep the places of the panes to come
+// (2 Inventory, 3 Approvals, 4 Channels, 6 Browser).
 type pane int
 
 const (

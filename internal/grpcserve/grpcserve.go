@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -136,4 +137,17 @@ func (s endingStream) Send(resp *healthpb.HealthCheckResponse) error {
 		return errStreamEnded
 	}
 	return nil
+}
+
+// Listen binds addr for program, and says in its error what to do: a busy port usually means
+// another copy of program runs, and setting names the flag and variable that move it.
+func Listen(addr, program, setting string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen %s: address already in use; another %s may be running, or set %s", addr, program, setting)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w; check %s", addr, err, setting)
+	}
+	return lis, nil
 }

@@ -1,6 +1,6 @@
 // Command compare is the comparison half of `just bench`. It runs the same workloads under
 // our supervisor, supervisord and process-compose and prints our figure, theirs and the
-// ratio beside the targets of DESIGN §9:
+// ratio beside our targets:
 //
 //   - crash → restart: a child that runs 300 ms and exits 1, restarted N times; the latency is
 //     the gap between one run's exit and the next run's start, both stamped by the child;

@@ -59,7 +59,7 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintln(w, "== Summary (×: how many times better ours is: theirs/ours for times, CPU and memory,")
 	fmt.Fprintln(w, "   ours/theirs for throughput; above 1 means ours is better)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tours\tsupervisord\tprocess-compose\t× vs supervisord\t× vs process-compose\ttarget (DESIGN §9)")
+	fmt.Fprintln(tw, "metric\tours\tsupervisord\tprocess-compose\t× vs supervisord\t× vs process-compose\ttarget")
 	for _, rw := range rows {
 		ours := rw.cells[nameOurs]
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rw.metric, ours.text,

@@ -1,7 +1,7 @@
 // Command minisup runs one command under the real supervisor package, with the restart
 // backoff set to zero and no limit on failed starts, until SIGTERM or SIGINT. `just bench`
-// uses it to time crash → restart with the backoff excluded, which is how DESIGN §9 states
-// the target; the other timings are the defaults.
+// uses it to time crash → restart with the backoff excluded, which is how our target is
+// stated; the other timings are the defaults.
 //
 //	minisup [-name crash] [-logs DIR] [-backoff 0s] [-file-max-bytes N] -- /path/to/program [args...]
 //

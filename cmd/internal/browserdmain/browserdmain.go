@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/palyra/palyra/browserd"
 	"github.com/palyra/palyra/internal/buildinfo"
+	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/pidlock"
 	"github.com/palyra/palyra/internal/ready"
 	"github.com/palyra/palyra/internal/statedir"
@@ -91,7 +91,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 		}
 	}()
 
-	lis, err := listen(cfg.addr)
+	lis, err := grpcserve.Listen(cfg.addr, "palyra-browserd", "--addr/PALYRA_BROWSERD_ADDR")
 	if err != nil {
 		return err
 	}
@@ -114,17 +114,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}
 	log.Info("palyra-browserd stopped")
 	return nil
-}
-
-func listen(addr string) (net.Listener, error) {
-	lis, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen %s: address already in use; another palyra-browserd may be running, or set --addr/PALYRA_BROWSERD_ADDR", addr)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w; check --addr/PALYRA_BROWSERD_ADDR", addr, err)
-	}
-	return lis, nil
 }
 
 func envOr(key, def string) string {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/palyra/palyra/daemon"
 	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/buildinfo"
+	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/ready"
 	"github.com/palyra/palyra/internal/statedir"
 )
@@ -84,7 +84,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 		}
 	}()
 
-	admin, err := listen(cfg.adminAddr)
+	admin, err := grpcserve.Listen(cfg.adminAddr, "palyrad", "--admin-addr/PALYRA_ADMIN_ADDR")
 	if err != nil {
 		return err
 	}
@@ -107,17 +107,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}
 	log.Info("palyrad stopped")
 	return nil
-}
-
-func listen(addr string) (net.Listener, error) {
-	lis, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen %s: address already in use; another palyrad may be running, or set --admin-addr/PALYRA_ADMIN_ADDR", addr)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w; check --admin-addr/PALYRA_ADMIN_ADDR", addr, err)
-	}
-	return lis, nil
 }
 
 func envOr(key, def string) string {
