@@ -84,10 +84,14 @@ func newShutdownCmd(g *globals) *cobra.Command {
 			if err := client.Shutdown(ctx); err != nil && !errors.Is(err, api.ErrNotRunning) {
 				return err
 			}
-			// Wait until the server is gone so a following `palyra-tui` starts a fresh one.
+			// Wait until the server is gone (its services stopped) so that a following
+			// `palyra-tui` starts a fresh one instead of attaching to the one going away.
 			deadline := time.Now().Add(60 * time.Second)
 			for time.Now().Before(deadline) {
-				if _, err := client.GetSnapshot(ctx); err != nil {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+				_, err := client.GetSnapshot(ctx)
+				cancel()
+				if errors.Is(err, api.ErrNotRunning) {
 					fmt.Fprintln(cmd.OutOrStdout(), "supervisor and services stopped")
 					return nil
 				}
