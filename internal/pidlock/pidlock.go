@@ -71,3 +71,16 @@ func Holder(path string) int {
 func (l *Lock) Release() error {
 	return l.f.Close()
 }
+
+// LiveHolder returns the pid the lock file at path names if that process is alive, else 0.
+// It looks without locking, so it never disturbs an owner taking the lock at that moment.
+func LiveHolder(path string) int {
+	pid := Holder(path)
+	if pid == 0 {
+		return 0
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0
+	}
+	return pid
+}

@@ -69,3 +69,25 @@ func TestLockOfDeadProcessIsFree(t *testing.T) {
 		t.Fatalf("holder %d after takeover, want %s", got, strconv.Itoa(os.Getpid()))
 	}
 }
+
+func TestLiveHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	if got := LiveHolder(path); got != 0 {
+		t.Fatalf("no file: %d", got)
+	}
+	l, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if got := LiveHolder(path); got != os.Getpid() {
+		t.Fatalf("held by us: %d", got)
+	}
+	// A pid that names no process.
+	if err := os.WriteFile(path, []byte("2147483646\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := LiveHolder(path); got != 0 {
+		t.Fatalf("dead holder reported as %d", got)
+	}
+}

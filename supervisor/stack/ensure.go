@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/pidlock"
 	"github.com/palyra/palyra/supervisor/api"
 )
 
@@ -61,14 +62,25 @@ func Ensure(ctx context.Context, c Config) (client *api.Client, started bool, er
 	go func() { exited <- cmd.Wait() }()
 
 	deadline := time.Now().Add(10 * time.Second)
+	var exitErr error
 	for {
 		client, err = Attach(ctx, c)
 		if err == nil {
-			return client, true, nil
+			// Another caller may have won the race to start one; either way one answers.
+			return client, exitErr == nil, nil
+		}
+		if exitErr != nil {
+			// Ours is gone. If it lost the lock to a concurrent start, that one answers soon.
+			if pidlock.LiveHolder(c.LockPath()) == 0 {
+				return nil, false, fmt.Errorf("supervisor exited at once (%v): %s", exitErr, tail(c.ServeLog(), start))
+			}
 		}
 		select {
-		case werr := <-exited:
-			return nil, false, fmt.Errorf("supervisor exited at once (%v): %s", werr, tail(c.ServeLog(), start))
+		case exitErr = <-exited:
+			exited = nil
+			if exitErr == nil {
+				exitErr = errors.New("exit 0")
+			}
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
 		case <-time.After(25 * time.Millisecond):
