@@ -79,6 +79,9 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 	}
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), spec.Env...)
+	if s.info.Home != "" {
+		cmd.Env = append(cmd.Env, marker(s.info.Home))
+	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	err = startCmd(cmd)

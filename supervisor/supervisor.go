@@ -106,6 +106,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.started.Swap(true) {
 		return errors.New("supervisor: Run called twice")
 	}
+	if pids := reapLeftovers(s.info.Home); len(pids) > 0 {
+		s.log.Warn("killed processes left by an earlier supervisor of this state directory", "pids", pids)
+	}
 	var actors, loops sync.WaitGroup
 	for _, svc := range s.services {
 		a := &actor{s: s, svc: svc, p: s.policy}
