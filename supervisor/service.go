@@ -219,6 +219,7 @@ func (a *actor) terminate() {
 		return
 	}
 	r.terminating = true
+	stopTimer(&a.readyTimeout)
 	a.set(func(st *ServiceStatus) {
 		st.State = StateStopping
 		st.Health, st.HealthDetail = HealthUnknown, ""
