@@ -69,14 +69,6 @@ func snapshotFromProto(p *palyrav1.Snapshot) supervisor.Snapshot {
 	return s
 }
 
-func statusesToProto(in []supervisor.ServiceStatus) []*palyrav1.ServiceStatus {
-	out := make([]*palyrav1.ServiceStatus, 0, len(in))
-	for _, s := range in {
-		out = append(out, statusToProto(s))
-	}
-	return out
-}
-
 func statusesFromProto(in []*palyrav1.ServiceStatus) []supervisor.ServiceStatus {
 	out := make([]supervisor.ServiceStatus, 0, len(in))
 	for _, s := range in {

@@ -307,3 +307,26 @@ func TestLogsBatchBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestLogsGrepMatchesWhatIsShown: a structured line is matched as operators read it, the
+// message first, not as raw JSON.
+func TestLogsGrepMatchesWhatIsShown(t *testing.T) {
+	r := newRig(t)
+	r.store.Note("alpha", `{"time":"2026-11-23T10:00:00Z","level":"ERROR","msg":"palyrad failed","err":"disk full"}`)
+	r.store.Note("alpha", `plain line mentioning time`)
+	for _, tc := range []struct {
+		grep string
+		want int
+	}{
+		{`^palyrad failed err="disk full"$`, 1},
+		{`time`, 1}, // the JSON line's time key is not what an operator sees
+	} {
+		s, err := r.client.Logs(testCtx(t), LogQuery{Services: []string{"alpha"}, Tail: -1, Grep: tc.grep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, s); len(got) != tc.want {
+			t.Errorf("grep %q: %d lines %q, want %d", tc.grep, len(got), texts(got), tc.want)
+		}
+	}
+}

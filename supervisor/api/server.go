@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/palyra/palyra/internal/logtext"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/logs"
@@ -259,7 +260,8 @@ func filterLines(lines []logs.Line, grep *regexp.Regexp, after uint64) []logs.Li
 	}
 	out := lines[:0:0]
 	for _, l := range lines {
-		if l.Seq <= after || (grep != nil && !grep.MatchString(l.Text)) {
+		// grep matches the text as operators read it: a JSON line compacted to `msg k=v`.
+		if l.Seq <= after || (grep != nil && !grep.MatchString(logtext.Compact(l.Text))) {
 			continue
 		}
 		out = append(out, l)

@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/palyra/palyra/internal/logtext"
 	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/api"
@@ -339,14 +340,15 @@ func (m *Model) reset() {
 
 // appendLines adds a batch: O(len(lines)), matching only the new lines against the filter.
 // After a reconnect the stream repeats its tail; lines not newer than the last kept one are
-// skipped (a supervisor restarted since then numbers from 1 again, but with later times).
+// skipped.
 func (m *Model) appendLines(lines []logs.Line) {
 	last, haveLast := m.buf.last()
 	for _, l := range lines {
 		if haveLast && l.Seq <= last.Seq && !l.Time.After(last.Time) {
 			continue
 		}
-		l.Text = textsafe.Clean(l.Text)
+		// Filters match what is shown, so structured lines are compacted as they arrive.
+		l.Text = logtext.Compact(textsafe.Clean(l.Text))
 		l.Service = textsafe.Clean(l.Service)
 		l.Level = textsafe.Clean(l.Level)
 		abs := m.buf.push(l)

@@ -7,7 +7,6 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/palyra/palyra/internal/logtext"
 	"github.com/palyra/palyra/supervisor/logs"
 	"github.com/palyra/palyra/tui/termtext"
 	"github.com/palyra/palyra/tui/theme"
@@ -136,9 +135,7 @@ func (m *Model) lineRows(pos int) []string {
 	l := m.buf.at(abs)
 	prefix, width := m.prefix(l, m.hasCurrent && abs == m.current)
 	textWidth := m.width - width
-	// Structured lines are compacted here, for the visible rows only, rather than for every
-	// line that arrives.
-	text := logtext.Compact(l.Text)
+	text := l.Text
 	if !m.wrap {
 		if textWidth < 1 {
 			return []string{termtext.Truncate(prefix, m.width)}
