@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/api"
 	"github.com/palyra/palyra/supervisor/preflight"
@@ -30,12 +31,12 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				enc.Encode(checks)
+				enc.Encode(checksJSON(checks))
 			} else {
 				for _, c := range checks {
-					fmt.Fprintf(out, "%-8s %-20s %s\n", c.Status, c.Label, c.Detail)
+					fmt.Fprintf(out, "%-8s %-20s %s\n", c.Status, c.Label, textsafe.Clean(c.Detail))
 					if c.Fix != "" {
-						fmt.Fprintf(out, "%-8s %-20s fix: %s\n", "", "", c.Fix)
+						fmt.Fprintf(out, "%-8s %-20s fix: %s\n", "", "", textsafe.Clean(c.Fix))
 					}
 				}
 			}
@@ -47,6 +48,23 @@ func newDoctorCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// checkJSON is the documented shape of one `doctor --json` entry.
+type checkJSON struct {
+	Key    string `json:"key"`
+	Label  string `json:"label"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix"`
+}
+
+func checksJSON(checks []supervisor.Check) []checkJSON {
+	out := make([]checkJSON, 0, len(checks))
+	for _, c := range checks {
+		out = append(out, checkJSON{Key: c.Key, Label: c.Label, Status: string(c.Status), Detail: c.Detail, Fix: c.Fix})
+	}
+	return out
 }
 
 // doctor asks the running supervisor, which knows which ports its services hold; with none

@@ -24,7 +24,7 @@ type logLineJSON struct {
 	Time    time.Time `json:"time"`
 	Service string    `json:"service"`
 	Stream  string    `json:"stream"`
-	Level   string    `json:"level,omitempty"`
+	Level   string    `json:"level"`
 	Text    string    `json:"text"`
 	Seq     uint64    `json:"seq"`
 }

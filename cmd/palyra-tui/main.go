@@ -93,13 +93,19 @@ func newRootCmd() *cobra.Command {
 		Version:       buildinfo.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q; see palyra-tui --help", args[0])}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTUI(cmd.Context(), g, embedded)
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.cfg.Home, "home", g.cfg.Home, "state directory (env PALYRA_HOME)")
+	addStackFlags(root, &g.cfg)
 	root.Flags().BoolVar(&embedded, "embedded", false, "run the supervisor inside this process; quitting stops the services")
 	root.AddCommand(
 		newServeCmd(g),

@@ -30,13 +30,13 @@ func newServeCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	addStackFlags(cmd, &g.cfg)
 	return cmd
 }
 
-// addStackFlags adds the flags that shape the stack a server runs.
+// addStackFlags adds the flags that shape the stack a server runs. Every command takes them:
+// the UI and `services start` start a server when none runs.
 func addStackFlags(cmd *cobra.Command, cfg *stack.Config) {
-	f := cmd.Flags()
+	f := cmd.PersistentFlags()
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "palyrad admin gRPC address; port 0 picks a free one (env PALYRA_ADMIN_ADDR)")
 	f.StringVar(&cfg.BrowserdAddr, "browserd-addr", cfg.BrowserdAddr, "palyra-browserd gRPC address (env PALYRA_BROWSERD_ADDR)")
 	f.StringVar(&cfg.DaemonBin, "daemon-bin", cfg.DaemonBin, "run this palyrad binary instead of this program (env PALYRA_DAEMON_BIN)")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/api"
 	"github.com/palyra/palyra/supervisor/stack"
@@ -148,7 +149,7 @@ func printStatus(w io.Writer, s supervisor.Snapshot, now time.Time) {
 	}
 	fmt.Fprintln(w)
 	for _, r := range s.Reasons {
-		fmt.Fprintln(w, "  -", r)
+		fmt.Fprintln(w, "  -", textsafe.Clean(r))
 	}
 	if len(s.Services) == 0 {
 		return
@@ -190,7 +191,7 @@ func addrsText(addrs map[string]string) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, addrs[k])
+		parts = append(parts, textsafe.Clean(addrs[k]))
 	}
 	return strings.Join(parts, ",")
 }

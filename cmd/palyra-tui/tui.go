@@ -18,6 +18,9 @@ import (
 )
 
 func runTUI(ctx context.Context, g *globals, embedded bool) error {
+	// gRPC's own logger writes to stderr, which is the UI's screen. It must be replaced
+	// before any gRPC use.
+	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, io.Discard))
 	cfg := g.cfg
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -49,8 +52,6 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 	}
 	defer client.Close()
 
-	// gRPC's own logger writes to stderr, which is the UI's screen.
-	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, io.Discard))
 	return tui.Run(ctx, client, tui.Options{
 		FirstRun: firstRun,
 		LogFile:  filepath.Join(cfg.Home, "tui.log"),
