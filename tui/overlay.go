@@ -52,7 +52,8 @@ func (m model) updatePreflight(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Up):
 		m.preflight.offset = max(m.preflight.offset-1, 0)
 	case key.Matches(msg, m.keys.Down):
-		m.preflight.offset++
+		// Each check takes at most two lines (detail and fix); the view clamps to what fits.
+		m.preflight.offset = min(m.preflight.offset+1, 2*len(m.preflight.checks))
 	case key.Matches(msg, m.keys.Quit):
 		return m, tea.Quit
 	}

@@ -482,10 +482,14 @@ func TestSave(t *testing.T) {
 	if len(got) != len(want) || !strings.HasPrefix(got[0], "2026-11-22T14:30:00.548Z daemon error upstream timeout after 5s") {
 		t.Fatalf("saved:\n%s", data)
 	}
-	// A second save in the same second must not overwrite the first.
+	// A second save in the same second goes to a file of its own; the first is kept.
 	msgs = cmdtest.Run(t, cmd)
-	if n := msgs[0].(status.Msg); n.Kind != status.KindError {
-		t.Fatalf("second save = %#v, want an error", n)
+	second := strings.TrimSuffix(path, ".log") + "-2.log"
+	if n := msgs[0].(status.Msg); n.Kind != status.KindInfo || !strings.HasSuffix(n.Text, second) {
+		t.Fatalf("second save = %#v, want it saved to %s", n, second)
+	}
+	if again, _ := os.ReadFile(path); string(again) != string(data) {
+		t.Fatal("the second save changed the first file")
 	}
 }
 

@@ -2,6 +2,7 @@ package logview
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,8 +34,14 @@ func writeLines(dir string, at time.Time, lines []logs.Line) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "palyra-logs-"+at.Format("20060102-150405")+".log")
+	// Never overwrite: a second save within the same second gets a suffix.
+	base := filepath.Join(dir, "palyra-logs-"+at.Format("20060102-150405"))
+	path := base + ".log"
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	for n := 2; errors.Is(err, os.ErrExist) && n < 100; n++ {
+		path = fmt.Sprintf("%s-%d.log", base, n)
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	if err != nil {
 		return "", err
 	}
