@@ -154,6 +154,9 @@ func service(st status, name string) (i int) {
 	return -1
 }
 
+// tmuxSocket keeps the tests' sessions on a tmux server of their own.
+const tmuxSocket = "palyra-e2e"
+
 // tmux drives the real TUI in a detached session of fixed size.
 type tmux struct {
 	t    *testing.T
@@ -176,25 +179,25 @@ func startTmux(t *testing.T, env []string, w, h int, args ...string) *tmux {
 		}
 	}
 	cmdline := bin + " " + strings.Join(args, " ")
-	tmuxArgs := append([]string{"new-session", "-d", "-s", name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h)}, envArgs...)
+	tmuxArgs := append([]string{"-L", tmuxSocket, "new-session", "-d", "-s", name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h)}, envArgs...)
 	tmuxArgs = append(tmuxArgs, "TERM=xterm-256color "+cmdline+"; sleep 30")
 	if out, err := exec.Command("tmux", tmuxArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
 	tm := &tmux{t: t, name: name}
-	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", name).Run() })
+	t.Cleanup(func() { exec.Command("tmux", "-L", tmuxSocket, "kill-session", "-t", name).Run() })
 	return tm
 }
 
 func (m *tmux) keys(keys ...string) {
 	m.t.Helper()
-	if out, err := exec.Command("tmux", append([]string{"send-keys", "-t", m.name}, keys...)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command("tmux", append([]string{"-L", tmuxSocket, "send-keys", "-t", m.name}, keys...)...).CombinedOutput(); err != nil {
 		m.t.Fatalf("send-keys %v: %v: %s", keys, err, out)
 	}
 }
 
 func (m *tmux) screen() string {
-	out, err := exec.Command("tmux", "capture-pane", "-p", "-t", m.name).Output()
+	out, err := exec.Command("tmux", "-L", tmuxSocket, "capture-pane", "-p", "-t", m.name).Output()
 	if err != nil {
 		return "capture-pane: " + err.Error()
 	}

@@ -85,11 +85,14 @@ func TestE2EHeadlessLifecycle(t *testing.T) {
 		t.Fatalf("unknown service: exit %d, stderr %q", code, errOut)
 	}
 
+	final, _ := s.status()
 	if out, errOut, code := s.run("shutdown"); code != 0 {
 		t.Fatalf("shutdown: exit %d\n%s%s", code, out, errOut)
 	}
-	final := st
 	for _, svc := range final.Services {
+		if svc.PID == 0 {
+			t.Fatalf("before shutdown %s had no pid: %+v", svc.Name, final)
+		}
 		waitGone(t, svc.PID)
 	}
 	if st, code := s.status(); code != 1 || st.Overall != "down" {
@@ -105,8 +108,7 @@ func TestE2ESecondServeRefused(t *testing.T) {
 	if _, errOut, code := s.run("services", "start", "all"); code != 0 {
 		t.Fatalf("start: %s", errOut)
 	}
-	st := s.waitStatus("healthy", healthy)
-	_ = st
+	s.waitStatus("healthy", healthy)
 	lockPID := readPID(t, filepath.Join(s.home, "supervisor.lock"))
 	_, errOut, code := s.run("serve")
 	if code != 1 || !strings.Contains(errOut, "pid "+strconv.Itoa(lockPID)) || !strings.Contains(errOut, "already serves") {
