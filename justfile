@@ -6,7 +6,7 @@ export PATH := justfile_directory() + "/bin:" + env_var('PATH')
 build:
     go build -o bin/ ./cmd/...
 
-# Run the control center (brings up the whole stack on embedded defaults).
+# Run the control center: starts the supervisor in the background if none runs, then the UI.
 run *ARGS:
     go run ./cmd/palyra-tui {{ARGS}}
 
