@@ -8,21 +8,31 @@ import (
 	"syscall"
 )
 
-// markerVar is set in every child's environment to the supervisor's state directory. A
-// child's own children inherit it, so the processes of a supervisor that was SIGKILLed can be
-// found later even when they left their process group or outlived their parent, which
-// Pdeathsig alone does not cover.
+// markerVar is set in every child's environment to the supervisor's state directory and the
+// service's name. A child's own children inherit it, so whatever a service started can be
+// found even when it left the process group (setsid) or outlived its parent, which neither
+// the group kill nor Pdeathsig covers.
 const markerVar = "PALYRA_SUPERVISED_BY"
 
-func marker(home string) string { return markerVar + "=" + home }
+func marker(home, service string) string { return markerVar + "=" + home + "#" + service }
 
-// reapLeftovers kills what a previous supervisor of home left running and returns the pids.
-// It runs before any service starts, so nothing of ours carries the marker yet.
+// reapLeftovers kills what a previous supervisor of home left running, of every service, and
+// returns the pids. It runs before any service starts, so nothing of ours carries the marker.
 func reapLeftovers(home string) []int {
-	if home == "" {
+	return reap(marker(home, ""), true)
+}
+
+// reapService kills what a service's exited run left behind outside its process group.
+func reapService(home, service string) []int {
+	return reap(marker(home, service), false)
+}
+
+// reap kills every other process whose environment holds want, or a variable starting with
+// want when prefix is set.
+func reap(want string, prefix bool) []int {
+	if want == marker("", "") {
 		return nil
 	}
-	want := []byte(marker(home))
 	self := os.Getpid()
 	var killed []int
 	paths, _ := filepath.Glob("/proc/[0-9]*/environ")
@@ -36,7 +46,7 @@ func reapLeftovers(home string) []int {
 			continue // gone, or another user's
 		}
 		for _, kv := range bytes.Split(env, []byte{0}) {
-			if bytes.Equal(kv, want) {
+			if string(kv) == want || prefix && bytes.HasPrefix(kv, []byte(want)) {
 				if syscall.Kill(pid, syscall.SIGKILL) == nil {
 					killed = append(killed, pid)
 				}

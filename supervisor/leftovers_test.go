@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +22,9 @@ import (
 func TestRunReapsLeftovers(t *testing.T) {
 	home := t.TempDir()
 	leftover := exec.Command("sleep", "1000")
-	leftover.Env = append(os.Environ(), marker(home))
+	leftover.Env = append(os.Environ(), marker(home, "daemon"))
 	other := exec.Command("sleep", "1000")
-	other.Env = append(os.Environ(), marker(home+"-other"))
+	other.Env = append(os.Environ(), marker(home+"-other", "daemon"))
 	for _, c := range []*exec.Cmd{leftover, other} {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -56,4 +58,57 @@ func TestRunReapsLeftovers(t *testing.T) {
 	if pids := reapLeftovers(home + "-other"); !slices.Contains(pids, other.Process.Pid) {
 		t.Fatalf("the other directory's process was not found by its own marker: %v", pids)
 	}
+}
+
+// TestStopKillsWhatLeftTheGroup: a service's child that left the process group (setsid) is
+// killed with the service all the same.
+func TestStopKillsWhatLeftTheGroup(t *testing.T) {
+	home := t.TempDir()
+	spec := Spec{
+		Name:      "svc",
+		Path:      "/bin/sh",
+		Args:      []string{"-c", "setsid sleep 1003 & exec " + testchild + " -mode ready"},
+		WaitReady: true,
+	}
+	h := startIn(t, home, testPolicy(), spec)
+	h.waitState(t, StateRunning)
+	var escaped []int
+	deadline := time.Now().Add(waitTimeout)
+	for len(escaped) == 0 && time.Now().Before(deadline) {
+		escaped = findMarked(marker(home, "svc"))
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(escaped) < 2 { // the service itself and the sleep
+		t.Fatalf("marked processes %v, want the service and its escaped child", escaped)
+	}
+	if err := h.Stop(ctx10s(t), "svc"); err != nil {
+		t.Fatal(err)
+	}
+	for time.Now().Before(deadline) {
+		if len(findMarked(marker(home, "svc"))) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("still running after stop: %v", findMarked(marker(home, "svc")))
+}
+
+// findMarked lists the live (not zombie) processes whose environment holds want.
+func findMarked(want string) []int {
+	var pids []int
+	paths, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range paths {
+		env, err := os.ReadFile(p)
+		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), want) {
+			continue
+		}
+		dir := filepath.Dir(p)
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil || strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))[0] == "Z" {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(dir))
+		pids = append(pids, pid)
+	}
+	return pids
 }

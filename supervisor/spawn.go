@@ -80,7 +80,7 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), spec.Env...)
 	if s.info.Home != "" {
-		cmd.Env = append(cmd.Env, marker(s.info.Home))
+		cmd.Env = append(cmd.Env, marker(s.info.Home, spec.Name))
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -126,8 +126,11 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 		if s.onExitNoticed != nil {
 			s.onExitNoticed(at)
 		}
-		// No orphans: whatever the child left behind in its group goes with it.
+		// No orphans: whatever the child left behind goes with it, in its group or not.
 		syscall.Kill(-r.pid, syscall.SIGKILL)
+		if s.info.Home != "" {
+			reapService(s.info.Home, spec.Name)
+		}
 		r.exited <- exitOf(cmd.ProcessState, r.startedAt, at)
 
 		select {

@@ -74,11 +74,18 @@ type harness struct {
 // start runs a supervisor for specs until the test ends, then checks that Run returns.
 func start(t testing.TB, p Policy, specs ...Spec) harness {
 	t.Helper()
+	return startIn(t, "", p, specs...)
+}
+
+// startIn runs a supervisor of the state directory home; only tests of what it does with
+// home set one, as a supervisor kills leftovers of its home when it starts.
+func startIn(t testing.TB, home string, p Policy, specs ...Spec) harness {
+	t.Helper()
 	store, err := logs.Open(logs.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup := New(Config{Specs: specs, Policy: p, Logs: store, Version: "test"})
+	sup := New(Config{Specs: specs, Policy: p, Logs: store, Version: "test", Home: home})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(ctx) }()
