@@ -1,6 +1,7 @@
 package logview
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/palyra/palyra/supervisor/api"
@@ -70,5 +71,20 @@ func BenchmarkSetFilter100k(b *testing.B) {
 	m := full(b, 200, 50, "")
 	for b.Loop() {
 		m.setFilter("timeout")
+	}
+}
+
+// BenchmarkLogsMemory100k reports the heap a full pane holds: 100,000 lines of ~100 bytes,
+// the most the pane keeps.
+func BenchmarkLogsMemory100k(b *testing.B) {
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m := full(b, 200, 50, "")
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-held")
+		runtime.KeepAlive(m)
 	}
 }
