@@ -8,23 +8,24 @@ import (
 	"syscall"
 )
 
-// markerVar is set in every child's environment to the supervisor's state directory and the
-// service's name. A child's own children inherit it, so whatever a service started can be
-// found even when it left the process group (setsid) or outlived its parent, which neither
-// the group kill nor Pdeathsig covers.
+// markerVar is set in every child's environment to the supervisor's state directory and an
+// id of the run. A child's own children inherit it, so whatever a run started can be found
+// even when it left the process group (setsid) or outlived its parent, which neither the
+// group kill nor Pdeathsig covers.
 const markerVar = "PALYRA_SUPERVISED_BY"
 
-func marker(home, service string) string { return markerVar + "=" + home + "#" + service }
+func marker(home, run string) string { return markerVar + "=" + home + "#" + run }
 
-// reapLeftovers kills what a previous supervisor of home left running, of every service, and
+// reapLeftovers kills what a previous supervisor of home left running, of every run, and
 // returns the pids. It runs before any service starts, so nothing of ours carries the marker.
 func reapLeftovers(home string) []int {
 	return reap(marker(home, ""), true)
 }
 
-// reapService kills what a service's exited run left behind outside its process group.
-func reapService(home, service string) []int {
-	return reap(marker(home, service), false)
+// reapRun kills what an exited run left behind outside its process group. Being one run's,
+// it never touches the run that replaces it.
+func reapRun(runMarker string) []int {
+	return reap(runMarker, false)
 }
 
 // reap kills every other process whose environment holds want, or a variable starting with

@@ -22,9 +22,9 @@ import (
 func TestRunReapsLeftovers(t *testing.T) {
 	home := t.TempDir()
 	leftover := exec.Command("sleep", "1000")
-	leftover.Env = append(os.Environ(), marker(home, "daemon"))
+	leftover.Env = append(os.Environ(), marker(home, "daemon.1.1"))
 	other := exec.Command("sleep", "1000")
-	other.Env = append(os.Environ(), marker(home+"-other", "daemon"))
+	other.Env = append(os.Environ(), marker(home+"-other", "daemon.1.1"))
 	for _, c := range []*exec.Cmd{leftover, other} {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func TestStopKillsWhatLeftTheGroup(t *testing.T) {
 	var escaped []int
 	deadline := time.Now().Add(waitTimeout)
 	for len(escaped) == 0 && time.Now().Before(deadline) {
-		escaped = findMarked(marker(home, "svc"))
+		escaped = findMarked(marker(home, "svc."))
 		time.Sleep(10 * time.Millisecond)
 	}
 	if len(escaped) < 2 { // the service itself and the sleep
@@ -85,21 +85,23 @@ func TestStopKillsWhatLeftTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	for time.Now().Before(deadline) {
-		if len(findMarked(marker(home, "svc"))) == 0 {
+		if len(findMarked(marker(home, "svc."))) == 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("still running after stop: %v", findMarked(marker(home, "svc")))
+	t.Fatalf("still running after stop: %v", findMarked(marker(home, "svc.")))
 }
 
-// findMarked lists the live (not zombie) processes whose environment holds want.
+// findMarked lists the live (not zombie) processes with a variable starting with want.
 func findMarked(want string) []int {
 	var pids []int
 	paths, _ := filepath.Glob("/proc/[0-9]*/environ")
 	for _, p := range paths {
 		env, err := os.ReadFile(p)
-		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), want) {
+		if err != nil || !slices.ContainsFunc(strings.Split(string(env), "\x00"), func(kv string) bool {
+			return strings.HasPrefix(kv, want)
+		}) {
 			continue
 		}
 		dir := filepath.Dir(p)

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -79,8 +80,10 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 	}
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), spec.Env...)
+	var runMarker string
 	if s.info.Home != "" {
-		cmd.Env = append(cmd.Env, marker(s.info.Home, spec.Name))
+		runMarker = marker(s.info.Home, fmt.Sprintf("%s.%d.%d", spec.Name, os.Getpid(), s.runSeq.Add(1)))
+		cmd.Env = append(cmd.Env, runMarker)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -126,12 +129,13 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 		if s.onExitNoticed != nil {
 			s.onExitNoticed(at)
 		}
-		// No orphans: whatever the child left behind goes with it, in its group or not.
+		// No orphans: whatever the child left behind goes with it, in its group or not. The
+		// scan of /proc comes after the exit is reported, so it never delays a restart.
 		syscall.Kill(-r.pid, syscall.SIGKILL)
-		if s.info.Home != "" {
-			reapService(s.info.Home, spec.Name)
-		}
 		r.exited <- exitOf(cmd.ProcessState, r.startedAt, at)
+		if runMarker != "" {
+			reapRun(runMarker)
+		}
 
 		select {
 		case <-captured:

@@ -36,6 +36,7 @@ type Supervisor struct {
 	byName   map[string]*service
 	started  atomic.Bool
 	runs     sync.WaitGroup // one per spawned process, until its output is drained
+	runSeq   atomic.Uint64  // numbers the runs, for their leftover markers
 
 	mu   sync.Mutex
 	info Info // guarded by mu

@@ -250,15 +250,19 @@ func (m Model) noteLines() []string {
 		case supervisor.StateFatal:
 			text := "✗ " + name + " gave up"
 			if s.Reason != "" {
-				text += ": " + textsafe.Clean(s.Reason)
+				text = "✗ " + name + ": " + textsafe.Clean(s.Reason)
 			}
 			notes = append(notes, m.styles.Bad.Render(text)+m.styles.Muted.Render("  (s to start)"))
 		case supervisor.StateBackoff:
-			text := fmt.Sprintf("↻ %s restarts in %s (attempt %d", name, countdown(s.NextRestart, m.at), s.Attempt)
-			if s.LastExit != nil {
-				text += ", last " + s.LastExit.String()
+			// The reason holds the exit and the service's last words on stderr.
+			text := fmt.Sprintf("↻ %s restarts in %s (attempt %d)", name, countdown(s.NextRestart, m.at), s.Attempt)
+			switch {
+			case s.Reason != "":
+				text += ": " + textsafe.Clean(s.Reason)
+			case s.LastExit != nil:
+				text += ": " + s.LastExit.String()
 			}
-			notes = append(notes, m.styles.Busy.Render(text+")"))
+			notes = append(notes, m.styles.Busy.Render(text))
 		default:
 			if s.Health == supervisor.HealthUnhealthy {
 				text := "! " + name + " is unhealthy"
