@@ -129,13 +129,9 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 		if s.onExitNoticed != nil {
 			s.onExitNoticed(at)
 		}
-		// No orphans: whatever the child left behind goes with it, in its group or not. The
-		// scan of /proc comes after the exit is reported, so it never delays a restart.
+		// No orphans: whatever the child left behind in its group goes with it.
 		syscall.Kill(-r.pid, syscall.SIGKILL)
 		r.exited <- exitOf(cmd.ProcessState, r.startedAt, at)
-		if runMarker != "" {
-			reapRun(runMarker)
-		}
 
 		select {
 		case <-captured:
@@ -144,6 +140,11 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 		outR.Close()
 		errR.Close()
 		<-captured
+		// And what left the group. The scan of /proc waits until the exit is reported and the
+		// output drained, off the path of a restart.
+		if runMarker != "" {
+			reapRun(runMarker)
+		}
 	})
 	return r, nil
 }
