@@ -325,6 +325,9 @@ func (s *Server) act(ctx context.Context, name string, verb serviceVerb) (*palyr
 		}
 	}
 	if err := verb(ctx, name); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, status.FromContextError(ctxErr).Err()
+		}
 		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
 	}
 	snap := s.engine.Snapshot()
