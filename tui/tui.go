@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -31,6 +32,9 @@ type Backend interface {
 
 var _ Backend = (*api.Client)(nil)
 
+// memoryLimit is the UI's soft heap limit.
+const memoryLimit = 40 << 20
+
 // Options configure the TUI.
 type Options struct {
 	FirstRun    bool             // show the preflight checks first
@@ -50,6 +54,13 @@ func Run(ctx context.Context, b Backend, opts Options) error {
 	}
 	defer closeLog()
 
+	// A full logs pane holds about 16 MiB; under a log flood the garbage of incoming batches
+	// would let the heap grow to several times that before the collector runs. A soft limit
+	// keeps the UI near 55 MB there, at some CPU the flood's sender does not wait for. An
+	// operator's GOMEMLIMIT wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	programOpts := []tea.ProgramOption{tea.WithContext(ctx)}
 	if os.Getenv("NO_COLOR") != "" {
 		// no-color.org asks for any non-empty value; the detector only accepts booleans.
