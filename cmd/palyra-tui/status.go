@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/api"
@@ -148,6 +149,9 @@ func printStatus(w io.Writer, s supervisor.Snapshot, now time.Time) {
 		fmt.Fprintf(w, "   supervisor pid %d · %s · %s", s.Supervisor.PID, s.Supervisor.Version, s.Supervisor.Home)
 	}
 	fmt.Fprintln(w)
+	if v := s.Supervisor.Version; v != "" && v != buildinfo.Version {
+		fmt.Fprintf(w, "  note: the supervisor runs %s, this palyra-tui is %s; `palyra-tui shutdown` and start again to switch\n", textsafe.Clean(v), buildinfo.Version)
+	}
 	for _, r := range s.Reasons {
 		fmt.Fprintln(w, "  -", textsafe.Clean(r))
 	}
