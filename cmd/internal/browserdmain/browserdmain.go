@@ -10,11 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/palyra/palyra/browserd"
+	"github.com/palyra/palyra/cmd/internal/servicemain"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/pidlock"
@@ -25,13 +24,6 @@ import (
 // LockFile, inside the state directory, makes one palyra-browserd its owner.
 const LockFile = "browserd.lock"
 
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
-)
-
 type config struct {
 	home string
 	addr string
@@ -41,31 +33,13 @@ type config struct {
 // returns its exit code. Stdout carries only the ready line; logs go to stderr as JSON.
 func Main(args []string) int {
 	fs := flag.NewFlagSet("palyra-browserd", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
 	var cfg config
 	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
-	fs.StringVar(&cfg.addr, "addr", envOr("PALYRA_BROWSERD_ADDR", "127.0.0.1:7543"),
+	fs.StringVar(&cfg.addr, "addr", servicemain.EnvOr("PALYRA_BROWSERD_ADDR", "127.0.0.1:7543"),
 		"gRPC address; port 0 picks a free port (env PALYRA_BROWSERD_ADDR)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "palyra-browserd: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
-	}
-
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, cfg, log, os.Stdout); err != nil {
-		log.Error("palyra-browserd failed", "err", err)
-		return exitFailure
-	}
-	return exitOK
+	return servicemain.Run(fs, args, func(ctx context.Context, log *slog.Logger, stdout io.Writer) error {
+		return run(ctx, cfg, log, stdout)
+	})
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (err error) {
@@ -114,11 +88,4 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}
 	log.Info("palyra-browserd stopped")
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

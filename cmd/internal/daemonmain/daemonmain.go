@@ -10,23 +10,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
+	"github.com/palyra/palyra/cmd/internal/servicemain"
 	"github.com/palyra/palyra/daemon"
 	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/ready"
 	"github.com/palyra/palyra/internal/statedir"
-)
-
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
 )
 
 type config struct {
@@ -38,31 +30,13 @@ type config struct {
 // its exit code. Stdout carries only the ready line; logs go to stderr as JSON.
 func Main(args []string) int {
 	fs := flag.NewFlagSet("palyrad", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
 	var cfg config
 	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
-	fs.StringVar(&cfg.adminAddr, "admin-addr", envOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
+	fs.StringVar(&cfg.adminAddr, "admin-addr", servicemain.EnvOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
 		"admin gRPC address; port 0 picks a free port (env PALYRA_ADMIN_ADDR)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "palyrad: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
-	}
-
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, cfg, log, os.Stdout); err != nil {
-		log.Error("palyrad failed", "err", err)
-		return exitFailure
-	}
-	return exitOK
+	return servicemain.Run(fs, args, func(ctx context.Context, log *slog.Logger, stdout io.Writer) error {
+		return run(ctx, cfg, log, stdout)
+	})
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (err error) {
@@ -107,11 +81,4 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}
 	log.Info("palyrad stopped")
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
