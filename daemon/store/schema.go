@@ -12,7 +12,12 @@ var (
 
 	// keySchemaVersion in bucketMeta holds the schema version as 8 bytes, big-endian.
 	keySchemaVersion = []byte("schema_version")
+
+	// bucketTokens holds the scoped API tokens, keyed by the SHA-256 of their secret, each a
+	// palyra.v1.TokenRecord.
+	bucketTokens = []byte("tokens")
 )
 
-// buckets are the top-level buckets Open creates.
-var buckets = [][]byte{bucketMeta}
+// buckets are the top-level buckets Open creates. Adding one needs no migration: Open creates
+// what an older file lacks.
+var buckets = [][]byte{bucketMeta, bucketTokens}
