@@ -14,6 +14,7 @@ import (
 
 	"github.com/palyra/palyra/cmd/internal/servicemain"
 	"github.com/palyra/palyra/daemon"
+	"github.com/palyra/palyra/daemon/access"
 	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
@@ -57,6 +58,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 			err = errors.Join(err, closeErr)
 		}
 	}()
+	// The admin token exists from the first start, so operators and the UI can read it from
+	// the state directory; it never goes into arguments or logs.
+	if _, err := access.LoadOrCreateAdminToken(filepath.Join(home, access.AdminTokenFile)); err != nil {
+		return err
+	}
 
 	admin, err := grpcserve.Listen(cfg.adminAddr, "palyrad", "--admin-addr/PALYRA_ADMIN_ADDR")
 	if err != nil {

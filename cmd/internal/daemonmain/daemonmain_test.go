@@ -17,6 +17,7 @@ import (
 
 	"github.com/palyra/palyra/cmd/internal/daemonmain"
 	"github.com/palyra/palyra/daemon"
+	"github.com/palyra/palyra/daemon/access"
 	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve/servicetest"
@@ -84,6 +85,8 @@ func TestServesHealthVersionAndReflection(t *testing.T) {
 
 	dbPath := filepath.Join(home, store.FileName)
 	assertMode(t, dbPath, 0o600)
+	tokenPath := filepath.Join(home, access.AdminTokenFile)
+	assertMode(t, tokenPath, 0o600)
 	assertMode(t, dbPath+".pid", 0o600)
 	if pid, _ := os.ReadFile(dbPath + ".pid"); strings.TrimSpace(string(pid)) != strconv.Itoa(p.Cmd.Process.Pid) {
 		t.Errorf("daemon.db.pid holds %q, want %d", pid, p.Cmd.Process.Pid)
@@ -97,6 +100,13 @@ func TestServesHealthVersionAndReflection(t *testing.T) {
 		t.Errorf("stdout has %d lines, want only the ready line:\n%s", len(lines), p.Stdout())
 	}
 	assertJSONLines(t, p.Stderr())
+	token, err := os.ReadFile(tokenPath)
+	if err != nil || len(token) < 40 {
+		t.Fatalf("admin token %q, %v", token, err)
+	}
+	if strings.Contains(p.Stderr(), strings.TrimSpace(string(token))) || strings.Contains(p.Stdout(), strings.TrimSpace(string(token))) {
+		t.Error("the admin token reached palyrad's output")
+	}
 }
 
 func TestShutdownReportsNotServing(t *testing.T) {
