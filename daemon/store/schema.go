@@ -16,8 +16,12 @@ var (
 	// bucketTokens holds the scoped API tokens, keyed by the SHA-256 of their secret, each a
 	// palyra.v1.TokenRecord.
 	bucketTokens = []byte("tokens")
+
+	// bucketAudit holds the audit journal, keyed by sequence number as 8 bytes, big-endian,
+	// each a palyra.v1.AuditRecord chained to the one before by its hash.
+	bucketAudit = []byte("audit")
 )
 
 // buckets are the top-level buckets Open creates. Adding one needs no migration: Open creates
 // what an older file lacks.
-var buckets = [][]byte{bucketMeta, bucketTokens}
+var buckets = [][]byte{bucketMeta, bucketTokens, bucketAudit}
