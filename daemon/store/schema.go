@@ -20,8 +20,12 @@ var (
 	// bucketAudit holds the audit journal, keyed by sequence number as 8 bytes, big-endian,
 	// each a palyra.v1.AuditRecord chained to the one before by its hash.
 	bucketAudit = []byte("audit")
+
+	// bucketPairingCodes holds the minted pairing codes, keyed by the SHA-256 of the code,
+	// each a palyra.v1.PairingCodeRecord.
+	bucketPairingCodes = []byte("pairing_codes")
 )
 
 // buckets are the top-level buckets Open creates. Adding one needs no migration: Open creates
 // what an older file lacks.
-var buckets = [][]byte{bucketMeta, bucketTokens, bucketAudit}
+var buckets = [][]byte{bucketMeta, bucketTokens, bucketAudit, bucketPairingCodes}

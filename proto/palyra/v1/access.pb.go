@@ -215,6 +215,111 @@ func (x *AuditRecord) GetHash() []byte {
 	return nil
 }
 
+// PairingCodeRecord is a pairing code minted by the operator, kept by the SHA-256 of its
+// secret (the PIN or QR token), never the secret itself.
+type PairingCodeRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// method is "pin" or "qr".
+	Method        string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	CreatedUnixMs int64  `protobuf:"varint,3,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	ExpiresUnixMs int64  `protobuf:"varint,4,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	// used_unix_ms is set once the code paired a node: codes are single use.
+	UsedUnixMs int64 `protobuf:"varint,5,opt,name=used_unix_ms,json=usedUnixMs,proto3" json:"used_unix_ms,omitempty"`
+	// failed_attempts counts wrong PINs tried while this code was live.
+	FailedAttempts uint32 `protobuf:"varint,6,opt,name=failed_attempts,json=failedAttempts,proto3" json:"failed_attempts,omitempty"`
+	Burned         bool   `protobuf:"varint,7,opt,name=burned,proto3" json:"burned,omitempty"`
+	Hash           []byte `protobuf:"bytes,8,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PairingCodeRecord) Reset() {
+	*x = PairingCodeRecord{}
+	mi := &file_palyra_v1_access_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PairingCodeRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PairingCodeRecord) ProtoMessage() {}
+
+func (x *PairingCodeRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_access_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PairingCodeRecord.ProtoReflect.Descriptor instead.
+func (*PairingCodeRecord) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_access_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PairingCodeRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PairingCodeRecord) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *PairingCodeRecord) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *PairingCodeRecord) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *PairingCodeRecord) GetUsedUnixMs() int64 {
+	if x != nil {
+		return x.UsedUnixMs
+	}
+	return 0
+}
+
+func (x *PairingCodeRecord) GetFailedAttempts() uint32 {
+	if x != nil {
+		return x.FailedAttempts
+	}
+	return 0
+}
+
+func (x *PairingCodeRecord) GetBurned() bool {
+	if x != nil {
+		return x.Burned
+	}
+	return false
+}
+
+func (x *PairingCodeRecord) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
 var File_palyra_v1_access_proto protoreflect.FileDescriptor
 
 const file_palyra_v1_access_proto_rawDesc = "" +
@@ -235,6 +340,16 @@ const file_palyra_v1_access_proto_rawDesc = "" +
 	"\asubject\x18\x05 \x01(\tR\asubject\x12\x16\n" +
 	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x1b\n" +
 	"\tprev_hash\x18\a \x01(\fR\bprevHash\x12\x12\n" +
+	"\x04hash\x18\b \x01(\fR\x04hash\"\x82\x02\n" +
+	"\x11PairingCodeRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x03 \x01(\x03R\rcreatedUnixMs\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\x12 \n" +
+	"\fused_unix_ms\x18\x05 \x01(\x03R\n" +
+	"usedUnixMs\x12'\n" +
+	"\x0ffailed_attempts\x18\x06 \x01(\rR\x0efailedAttempts\x12\x16\n" +
+	"\x06burned\x18\a \x01(\bR\x06burned\x12\x12\n" +
 	"\x04hash\x18\b \x01(\fR\x04hashB3Z1github.com/palyra/palyra/proto/palyra/v1;palyrav1b\x06proto3"
 
 var (
@@ -249,10 +364,11 @@ func file_palyra_v1_access_proto_rawDescGZIP() []byte {
 	return file_palyra_v1_access_proto_rawDescData
 }
 
-var file_palyra_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_palyra_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_palyra_v1_access_proto_goTypes = []any{
-	(*TokenRecord)(nil), // 0: palyra.v1.TokenRecord
-	(*AuditRecord)(nil), // 1: palyra.v1.AuditRecord
+	(*TokenRecord)(nil),       // 0: palyra.v1.TokenRecord
+	(*AuditRecord)(nil),       // 1: palyra.v1.AuditRecord
+	(*PairingCodeRecord)(nil), // 2: palyra.v1.PairingCodeRecord
 }
 var file_palyra_v1_access_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -273,7 +389,7 @@ func file_palyra_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palyra_v1_access_proto_rawDesc), len(file_palyra_v1_access_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

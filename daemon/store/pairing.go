@@ -1,0 +1,169 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
+)
+
+// The ways a pairing code is refused.
+var (
+	ErrCodeExpired = errors.New("pairing code expired")
+	ErrCodeUsed    = errors.New("pairing code already used")
+	ErrCodeBurned  = errors.New("pairing code burned after too many wrong attempts")
+)
+
+// PairingCode is a minted code without its secret: Hash is the secret's SHA-256.
+type PairingCode struct {
+	ID             string
+	Method         string // "pin" or "qr"
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	UsedAt         time.Time // zero until it pairs a node
+	FailedAttempts int
+	Burned         bool
+	Hash           [32]byte
+}
+
+// PutPairingCode stores a newly minted code.
+func (s *Store) PutPairingCode(c PairingCode) error {
+	raw, err := encodeCode(c)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPairingCodes)
+		if b.Get(c.Hash[:]) != nil {
+			return fmt.Errorf("a pairing code with this secret exists")
+		}
+		return b.Put(c.Hash[:], raw)
+	})
+}
+
+// RedeemPairingCode marks the code whose secret hashes to hash used at now, in one
+// transaction, so of two nodes racing with one code exactly one wins. It returns
+// ErrNotFound, ErrCodeExpired, ErrCodeUsed or ErrCodeBurned when the code cannot pair.
+func (s *Store) RedeemPairingCode(hash [32]byte, now time.Time) (PairingCode, error) {
+	var c PairingCode
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPairingCodes)
+		raw := b.Get(hash[:])
+		if raw == nil {
+			return ErrNotFound
+		}
+		var err error
+		if c, err = decodeCode(raw); err != nil {
+			return err
+		}
+		switch {
+		case c.Burned:
+			return ErrCodeBurned
+		case !c.UsedAt.IsZero():
+			return ErrCodeUsed
+		case !now.Before(c.ExpiresAt):
+			return ErrCodeExpired
+		}
+		c.UsedAt = now
+		updated, err := encodeCode(c)
+		if err != nil {
+			return err
+		}
+		return b.Put(hash[:], updated)
+	})
+	return c, err
+}
+
+// CountFailedPIN charges a wrong PIN to every PIN code live at now: a guesser cannot tell
+// which code it is aiming at, so each live one comes closer to being burned, which happens
+// at maxAttempts. It returns the codes it burned.
+func (s *Store) CountFailedPIN(now time.Time, maxAttempts int) (burned []PairingCode, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPairingCodes)
+		var updates []PairingCode
+		err := b.ForEach(func(_, raw []byte) error {
+			c, err := decodeCode(raw)
+			if err != nil {
+				return err
+			}
+			if c.Method == "pin" && !c.Burned && c.UsedAt.IsZero() && now.Before(c.ExpiresAt) {
+				c.FailedAttempts++
+				c.Burned = c.FailedAttempts >= maxAttempts
+				updates = append(updates, c)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Written after the walk: bbolt forbids changing a bucket while ForEach runs over it.
+		for _, c := range updates {
+			raw, err := encodeCode(c)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(c.Hash[:], raw); err != nil {
+				return err
+			}
+			if c.Burned {
+				burned = append(burned, c)
+			}
+		}
+		return nil
+	})
+	return burned, err
+}
+
+// PairingCodes returns every stored code.
+func (s *Store) PairingCodes() ([]PairingCode, error) {
+	var out []PairingCode
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPairingCodes).ForEach(func(_, raw []byte) error {
+			c, err := decodeCode(raw)
+			if err == nil {
+				out = append(out, c)
+			}
+			return err
+		})
+	})
+	return out, err
+}
+
+func encodeCode(c PairingCode) ([]byte, error) {
+	rec := &palyrav1.PairingCodeRecord{
+		Id: c.ID, Method: c.Method, CreatedUnixMs: c.CreatedAt.UnixMilli(), ExpiresUnixMs: c.ExpiresAt.UnixMilli(),
+		FailedAttempts: uint32(c.FailedAttempts), Burned: c.Burned, Hash: c.Hash[:],
+	}
+	if !c.UsedAt.IsZero() {
+		rec.UsedUnixMs = c.UsedAt.UnixMilli()
+	}
+	raw, err := proto.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode pairing code: %w", err)
+	}
+	return raw, nil
+}
+
+func decodeCode(raw []byte) (PairingCode, error) {
+	var rec palyrav1.PairingCodeRecord
+	if err := proto.Unmarshal(raw, &rec); err != nil {
+		return PairingCode{}, fmt.Errorf("decode pairing code: %w", err)
+	}
+	if len(rec.GetHash()) != 32 {
+		return PairingCode{}, fmt.Errorf("decode pairing code %q: hash is %d bytes, not 32", rec.GetId(), len(rec.GetHash()))
+	}
+	c := PairingCode{
+		ID: rec.GetId(), Method: rec.GetMethod(), CreatedAt: time.UnixMilli(rec.GetCreatedUnixMs()),
+		ExpiresAt: time.UnixMilli(rec.GetExpiresUnixMs()), FailedAttempts: int(rec.GetFailedAttempts()),
+		Burned: rec.GetBurned(),
+	}
+	copy(c.Hash[:], rec.GetHash())
+	if ms := rec.GetUsedUnixMs(); ms != 0 {
+		c.UsedAt = time.UnixMilli(ms)
+	}
+	return c, nil
+}
