@@ -9,9 +9,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
-
-	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
 
 // AuditEntry is one entry of the audit journal.
@@ -111,31 +108,3 @@ func auditHash(e AuditEntry) [32]byte {
 }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
-
-func encodeAudit(e AuditEntry) ([]byte, error) {
-	raw, err := proto.Marshal(&palyrav1.AuditRecord{
-		Seq: e.Seq, UnixMs: e.At.UnixMilli(), Kind: e.Kind, Actor: e.Actor, Subject: e.Subject,
-		Detail: e.Detail, PrevHash: e.PrevHash[:], Hash: e.Hash[:],
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode audit entry: %w", err)
-	}
-	return raw, nil
-}
-
-func decodeAudit(raw []byte) (AuditEntry, error) {
-	var rec palyrav1.AuditRecord
-	if err := proto.Unmarshal(raw, &rec); err != nil {
-		return AuditEntry{}, fmt.Errorf("decode audit entry: %w", err)
-	}
-	if len(rec.GetHash()) != 32 || len(rec.GetPrevHash()) != 32 {
-		return AuditEntry{}, fmt.Errorf("decode audit entry %d: hashes are not 32 bytes", rec.GetSeq())
-	}
-	e := AuditEntry{
-		Seq: rec.GetSeq(), At: time.UnixMilli(rec.GetUnixMs()), Kind: rec.GetKind(), Actor: rec.GetActor(),
-		Subject: rec.GetSubject(), Detail: rec.GetDetail(),
-	}
-	copy(e.PrevHash[:], rec.GetPrevHash())
-	copy(e.Hash[:], rec.GetHash())
-	return e, nil
-}

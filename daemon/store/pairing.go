@@ -6,9 +6,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
-
-	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
 
 // The ways a pairing code is refused.
@@ -131,39 +128,4 @@ func (s *Store) PairingCodes() ([]PairingCode, error) {
 		})
 	})
 	return out, err
-}
-
-func encodeCode(c PairingCode) ([]byte, error) {
-	rec := &palyrav1.PairingCodeRecord{
-		Id: c.ID, Method: c.Method, CreatedUnixMs: c.CreatedAt.UnixMilli(), ExpiresUnixMs: c.ExpiresAt.UnixMilli(),
-		FailedAttempts: uint32(c.FailedAttempts), Burned: c.Burned, Hash: c.Hash[:],
-	}
-	if !c.UsedAt.IsZero() {
-		rec.UsedUnixMs = c.UsedAt.UnixMilli()
-	}
-	raw, err := proto.Marshal(rec)
-	if err != nil {
-		return nil, fmt.Errorf("encode pairing code: %w", err)
-	}
-	return raw, nil
-}
-
-func decodeCode(raw []byte) (PairingCode, error) {
-	var rec palyrav1.PairingCodeRecord
-	if err := proto.Unmarshal(raw, &rec); err != nil {
-		return PairingCode{}, fmt.Errorf("decode pairing code: %w", err)
-	}
-	if len(rec.GetHash()) != 32 {
-		return PairingCode{}, fmt.Errorf("decode pairing code %q: hash is %d bytes, not 32", rec.GetId(), len(rec.GetHash()))
-	}
-	c := PairingCode{
-		ID: rec.GetId(), Method: rec.GetMethod(), CreatedAt: time.UnixMilli(rec.GetCreatedUnixMs()),
-		ExpiresAt: time.UnixMilli(rec.GetExpiresUnixMs()), FailedAttempts: int(rec.GetFailedAttempts()),
-		Burned: rec.GetBurned(),
-	}
-	copy(c.Hash[:], rec.GetHash())
-	if ms := rec.GetUsedUnixMs(); ms != 0 {
-		c.UsedAt = time.UnixMilli(ms)
-	}
-	return c, nil
 }

@@ -2,13 +2,9 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
-
-	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
 
 // ErrNotFound means no record has the key asked for.
@@ -93,43 +89,4 @@ func (s *Store) RevokeToken(id string, at time.Time) error {
 		}
 		return ErrNotFound
 	})
-}
-
-func encodeToken(t Token) ([]byte, error) {
-	rec := &palyrav1.TokenRecord{
-		Id:            t.ID,
-		Name:          t.Name,
-		Permissions:   t.Permissions,
-		CreatedUnixMs: t.CreatedAt.UnixMilli(),
-		Hash:          t.Hash[:],
-	}
-	if !t.RevokedAt.IsZero() {
-		rec.RevokedUnixMs = t.RevokedAt.UnixMilli()
-	}
-	raw, err := proto.Marshal(rec)
-	if err != nil {
-		return nil, fmt.Errorf("encode token: %w", err)
-	}
-	return raw, nil
-}
-
-func decodeToken(raw []byte) (Token, error) {
-	var rec palyrav1.TokenRecord
-	if err := proto.Unmarshal(raw, &rec); err != nil {
-		return Token{}, fmt.Errorf("decode token: %w", err)
-	}
-	if len(rec.GetHash()) != 32 {
-		return Token{}, fmt.Errorf("decode token %q: hash is %d bytes, not 32", rec.GetId(), len(rec.GetHash()))
-	}
-	t := Token{
-		ID:          rec.GetId(),
-		Name:        rec.GetName(),
-		Permissions: rec.GetPermissions(),
-		CreatedAt:   time.UnixMilli(rec.GetCreatedUnixMs()),
-	}
-	copy(t.Hash[:], rec.GetHash())
-	if ms := rec.GetRevokedUnixMs(); ms != 0 {
-		t.RevokedAt = time.UnixMilli(ms)
-	}
-	return t, nil
 }
