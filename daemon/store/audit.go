@@ -27,28 +27,35 @@ type AuditEntry struct {
 // last entry, and returns it as stored.
 func (s *Store) AppendAudit(e AuditEntry) (AuditEntry, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAudit)
-		if _, last := b.Cursor().Last(); last != nil {
-			prev, err := decodeAudit(last)
-			if err != nil {
-				return err
-			}
-			e.PrevHash = prev.Hash
-		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		e.Seq = seq
-		e.At = time.UnixMilli(e.At.UnixMilli()) // what is stored is what is hashed
-		e.Hash = auditHash(e)
-		raw, err := encodeAudit(e)
-		if err != nil {
-			return err
-		}
-		return b.Put(seqKey(seq), raw)
+		var err error
+		e, err = appendAuditTx(tx, e)
+		return err
 	})
 	return e, err
+}
+
+// appendAuditTx appends e inside tx, so a change and its audit entry commit together.
+func appendAuditTx(tx *bolt.Tx, e AuditEntry) (AuditEntry, error) {
+	b := tx.Bucket(bucketAudit)
+	if _, last := b.Cursor().Last(); last != nil {
+		prev, err := decodeAudit(last)
+		if err != nil {
+			return e, err
+		}
+		e.PrevHash = prev.Hash
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return e, err
+	}
+	e.Seq = seq
+	e.At = time.UnixMilli(e.At.UnixMilli()) // what is stored is what is hashed
+	e.Hash = auditHash(e)
+	raw, err := encodeAudit(e)
+	if err != nil {
+		return e, err
+	}
+	return e, b.Put(seqKey(seq), raw)
 }
 
 // AuditBreak says where and why the journal's chain is broken.

@@ -113,3 +113,41 @@ func decodeCode(raw []byte) (PairingCode, error) {
 	}
 	return c, nil
 }
+
+func encodeApproval(a Approval) ([]byte, error) {
+	rec := &palyrav1.ApprovalRecord{
+		Seq: a.Seq, SubjectType: a.SubjectType, SubjectId: a.SubjectID, Risk: a.Risk, Requester: a.Requester,
+		Summary: a.Summary, Details: a.Details, CreatedUnixMs: a.CreatedAt.UnixMilli(), ExpiresUnixMs: a.ExpiresAt.UnixMilli(),
+		State: a.State, Scope: a.Decision.Scope, GrantMs: a.Decision.Grant.Milliseconds(), Reason: a.Decision.Reason,
+		Decider: a.Decision.Decider,
+	}
+	if !a.Decision.At.IsZero() {
+		rec.DecidedUnixMs = a.Decision.At.UnixMilli()
+	}
+	raw, err := proto.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode approval: %w", err)
+	}
+	return raw, nil
+}
+
+func decodeApproval(raw []byte) (Approval, error) {
+	var rec palyrav1.ApprovalRecord
+	if err := proto.Unmarshal(raw, &rec); err != nil {
+		return Approval{}, fmt.Errorf("decode approval: %w", err)
+	}
+	a := Approval{
+		Seq: rec.GetSeq(), SubjectType: rec.GetSubjectType(), SubjectID: rec.GetSubjectId(), Risk: rec.GetRisk(),
+		Requester: rec.GetRequester(), Summary: rec.GetSummary(), Details: rec.GetDetails(),
+		CreatedAt: time.UnixMilli(rec.GetCreatedUnixMs()), ExpiresAt: time.UnixMilli(rec.GetExpiresUnixMs()),
+		State: rec.GetState(),
+		Decision: Decision{
+			Scope: rec.GetScope(), Grant: time.Duration(rec.GetGrantMs()) * time.Millisecond,
+			Reason: rec.GetReason(), Decider: rec.GetDecider(),
+		},
+	}
+	if ms := rec.GetDecidedUnixMs(); ms != 0 {
+		a.Decision.At = time.UnixMilli(ms)
+	}
+	return a, nil
+}

@@ -24,8 +24,12 @@ var (
 	// bucketPairingCodes holds the minted pairing codes, keyed by the SHA-256 of the code,
 	// each a palyra.v1.PairingCodeRecord.
 	bucketPairingCodes = []byte("pairing_codes")
+
+	// bucketApprovals holds the approvals, keyed by sequence number as 8 bytes, big-endian,
+	// each a palyra.v1.ApprovalRecord.
+	bucketApprovals = []byte("approvals")
 )
 
 // buckets are the top-level buckets Open creates. Adding one needs no migration: Open creates
 // what an older file lacks.
-var buckets = [][]byte{bucketMeta, bucketTokens, bucketAudit, bucketPairingCodes}
+var buckets = [][]byte{bucketMeta, bucketTokens, bucketAudit, bucketPairingCodes, bucketApprovals}

@@ -320,6 +320,167 @@ func (x *PairingCodeRecord) GetHash() []byte {
 	return nil
 }
 
+// ApprovalRecord is a request for an operator's decision, as daemon.db keeps it.
+type ApprovalRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// subject_type is device_pairing, node_capability, channel_mutation or external.
+	SubjectType string `protobuf:"bytes,2,opt,name=subject_type,json=subjectType,proto3" json:"subject_type,omitempty"`
+	SubjectId   string `protobuf:"bytes,3,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
+	// risk is low, medium, high or critical.
+	Risk          string `protobuf:"bytes,4,opt,name=risk,proto3" json:"risk,omitempty"`
+	Requester     string `protobuf:"bytes,5,opt,name=requester,proto3" json:"requester,omitempty"`
+	Summary       string `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	Details       string `protobuf:"bytes,7,opt,name=details,proto3" json:"details,omitempty"`
+	CreatedUnixMs int64  `protobuf:"varint,8,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	ExpiresUnixMs int64  `protobuf:"varint,9,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	// state is pending, approved, denied or timed_out.
+	State string `protobuf:"bytes,10,opt,name=state,proto3" json:"state,omitempty"`
+	// The decision, once made.
+	Scope         string `protobuf:"bytes,11,opt,name=scope,proto3" json:"scope,omitempty"`
+	GrantMs       int64  `protobuf:"varint,12,opt,name=grant_ms,json=grantMs,proto3" json:"grant_ms,omitempty"`
+	Reason        string `protobuf:"bytes,13,opt,name=reason,proto3" json:"reason,omitempty"`
+	Decider       string `protobuf:"bytes,14,opt,name=decider,proto3" json:"decider,omitempty"`
+	DecidedUnixMs int64  `protobuf:"varint,15,opt,name=decided_unix_ms,json=decidedUnixMs,proto3" json:"decided_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApprovalRecord) Reset() {
+	*x = ApprovalRecord{}
+	mi := &file_palyra_v1_access_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApprovalRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApprovalRecord) ProtoMessage() {}
+
+func (x *ApprovalRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_access_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApprovalRecord.ProtoReflect.Descriptor instead.
+func (*ApprovalRecord) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_access_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ApprovalRecord) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ApprovalRecord) GetSubjectType() string {
+	if x != nil {
+		return x.SubjectType
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetSubjectId() string {
+	if x != nil {
+		return x.SubjectId
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetRisk() string {
+	if x != nil {
+		return x.Risk
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetRequester() string {
+	if x != nil {
+		return x.Requester
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *ApprovalRecord) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *ApprovalRecord) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetGrantMs() int64 {
+	if x != nil {
+		return x.GrantMs
+	}
+	return 0
+}
+
+func (x *ApprovalRecord) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetDecider() string {
+	if x != nil {
+		return x.Decider
+	}
+	return ""
+}
+
+func (x *ApprovalRecord) GetDecidedUnixMs() int64 {
+	if x != nil {
+		return x.DecidedUnixMs
+	}
+	return 0
+}
+
 var File_palyra_v1_access_proto protoreflect.FileDescriptor
 
 const file_palyra_v1_access_proto_rawDesc = "" +
@@ -350,7 +511,25 @@ const file_palyra_v1_access_proto_rawDesc = "" +
 	"usedUnixMs\x12'\n" +
 	"\x0ffailed_attempts\x18\x06 \x01(\rR\x0efailedAttempts\x12\x16\n" +
 	"\x06burned\x18\a \x01(\bR\x06burned\x12\x12\n" +
-	"\x04hash\x18\b \x01(\fR\x04hashB3Z1github.com/palyra/palyra/proto/palyra/v1;palyrav1b\x06proto3"
+	"\x04hash\x18\b \x01(\fR\x04hash\"\xbb\x03\n" +
+	"\x0eApprovalRecord\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12!\n" +
+	"\fsubject_type\x18\x02 \x01(\tR\vsubjectType\x12\x1d\n" +
+	"\n" +
+	"subject_id\x18\x03 \x01(\tR\tsubjectId\x12\x12\n" +
+	"\x04risk\x18\x04 \x01(\tR\x04risk\x12\x1c\n" +
+	"\trequester\x18\x05 \x01(\tR\trequester\x12\x18\n" +
+	"\asummary\x18\x06 \x01(\tR\asummary\x12\x18\n" +
+	"\adetails\x18\a \x01(\tR\adetails\x12&\n" +
+	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\x12&\n" +
+	"\x0fexpires_unix_ms\x18\t \x01(\x03R\rexpiresUnixMs\x12\x14\n" +
+	"\x05state\x18\n" +
+	" \x01(\tR\x05state\x12\x14\n" +
+	"\x05scope\x18\v \x01(\tR\x05scope\x12\x19\n" +
+	"\bgrant_ms\x18\f \x01(\x03R\agrantMs\x12\x16\n" +
+	"\x06reason\x18\r \x01(\tR\x06reason\x12\x18\n" +
+	"\adecider\x18\x0e \x01(\tR\adecider\x12&\n" +
+	"\x0fdecided_unix_ms\x18\x0f \x01(\x03R\rdecidedUnixMsB3Z1github.com/palyra/palyra/proto/palyra/v1;palyrav1b\x06proto3"
 
 var (
 	file_palyra_v1_access_proto_rawDescOnce sync.Once
@@ -364,11 +543,12 @@ func file_palyra_v1_access_proto_rawDescGZIP() []byte {
 	return file_palyra_v1_access_proto_rawDescData
 }
 
-var file_palyra_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_palyra_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_palyra_v1_access_proto_goTypes = []any{
 	(*TokenRecord)(nil),       // 0: palyra.v1.TokenRecord
 	(*AuditRecord)(nil),       // 1: palyra.v1.AuditRecord
 	(*PairingCodeRecord)(nil), // 2: palyra.v1.PairingCodeRecord
+	(*ApprovalRecord)(nil),    // 3: palyra.v1.ApprovalRecord
 }
 var file_palyra_v1_access_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -389,7 +569,7 @@ func file_palyra_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palyra_v1_access_proto_rawDesc), len(file_palyra_v1_access_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
