@@ -1,0 +1,252 @@
+// Package approvals asks the operator: any part of the gateway, or any client holding a
+// token, requests a decision, and the operator allows it once, for the session, for a time
+// box, or denies it with a reason. Requests and decisions are stored and audited in one
+// transaction each; watchers hear of every change at once, and a requester can wait for its
+// answer. A decision that allows for the session or a time box is remembered, so the same
+// request on the same subject is allowed without asking again until the grant ends.
+package approvals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/palyra/palyra/daemon/store"
+)
+
+// Subject types.
+const (
+	DevicePairing   = "device_pairing"
+	NodeCapability  = "node_capability"
+	ChannelMutation = "channel_mutation"
+	External        = "external"
+)
+
+// Risks.
+var Risks = []string{"low", "medium", "high", "critical"}
+
+// Scopes of an approval.
+const (
+	Once    = "once"
+	Session = "session" // until palyrad restarts
+	TimeBox = "ttl"
+)
+
+// DefaultTTL is how long a request waits for a decision unless it says otherwise.
+const DefaultTTL = 10 * time.Minute
+
+// Request is what a requester asks.
+type Request struct {
+	SubjectType, SubjectID string
+	Risk, Requester        string
+	Summary, Details       string
+	TTL                    time.Duration
+}
+
+// Event tells watchers what changed: "requested", "decided" or "timed_out".
+type Event struct {
+	Kind     string
+	Approval store.Approval
+}
+
+// Store is the storage approvals need: daemon/store satisfies it.
+type Store interface {
+	CreateApproval(store.Approval) (store.Approval, error)
+	DecideApproval(seq uint64, approve bool, d store.Decision) (store.Approval, error)
+	ExpireApprovals(now time.Time) ([]store.Approval, error)
+	Approval(seq uint64) (store.Approval, error)
+}
+
+// Engine runs the approvals.
+type Engine struct {
+	st  Store
+	now func() time.Time
+
+	mu       sync.Mutex
+	watchers map[chan Event]struct{}
+	grants   map[string]time.Time // subject key → until; the zero time means for the session
+}
+
+// New returns an engine over st. Run must run for approvals to time out.
+func New(st Store) *Engine {
+	return &Engine{st: st, now: time.Now, watchers: map[chan Event]struct{}{}, grants: map[string]time.Time{}}
+}
+
+// Run times out approvals as they expire, checking every second, until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := e.expire(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (e *Engine) expire() error {
+	expired, err := e.st.ExpireApprovals(e.now())
+	for _, a := range expired {
+		e.publish(Event{Kind: "timed_out", Approval: a})
+	}
+	return err
+}
+
+// Ask records r as a pending approval, or, when a remembered grant covers its subject,
+// as already approved.
+func (e *Engine) Ask(r Request) (store.Approval, error) {
+	switch {
+	case r.SubjectType == "" || r.SubjectID == "" || r.Requester == "" || r.Summary == "":
+		return store.Approval{}, errors.New("an approval request needs a subject type and id, a requester and a summary")
+	case !slices.Contains(Risks, r.Risk):
+		return store.Approval{}, fmt.Errorf("risk %q: want one of %v", r.Risk, Risks)
+	}
+	if r.TTL == 0 {
+		r.TTL = DefaultTTL
+	}
+	now := e.now()
+	a, err := e.st.CreateApproval(store.Approval{
+		SubjectType: r.SubjectType, SubjectID: r.SubjectID, Risk: r.Risk, Requester: r.Requester,
+		Summary: r.Summary, Details: r.Details, CreatedAt: now, ExpiresAt: now.Add(r.TTL),
+	})
+	if err != nil {
+		return store.Approval{}, err
+	}
+	e.publish(Event{Kind: "requested", Approval: a})
+	if until, ok := e.grant(grantKey(r.SubjectType, r.SubjectID), now); ok {
+		d := store.Decision{Scope: Once, Decider: "grant", Reason: "allowed by an earlier decision", At: now}
+		if !until.IsZero() {
+			d.Reason += " until " + until.Format(time.RFC3339)
+		}
+		return e.settle(a.Seq, true, d)
+	}
+	return a, nil
+}
+
+// Decide settles approval id. approve with scope Once, Session or TimeBox (grant long);
+// a denial needs a reason. Of two deciders at once, one wins; the other gets
+// store.ErrAlreadyDecided and the approval as it was settled.
+func (e *Engine) Decide(id string, approve bool, scope string, grant time.Duration, reason, decider string) (store.Approval, error) {
+	seq, err := store.ParseApprovalID(id)
+	if err != nil {
+		return store.Approval{}, err
+	}
+	switch {
+	case !approve && reason == "":
+		return store.Approval{}, errors.New("a denial needs a reason")
+	case approve && scope != Once && scope != Session && scope != TimeBox:
+		return store.Approval{}, fmt.Errorf("scope %q: want %s, %s or %s", scope, Once, Session, TimeBox)
+	case approve && scope == TimeBox && grant <= 0:
+		return store.Approval{}, errors.New("a time-boxed approval needs a duration")
+	}
+	return e.settle(seq, approve, store.Decision{Scope: scope, Grant: grant, Reason: reason, Decider: decider, At: e.now()})
+}
+
+func (e *Engine) settle(seq uint64, approve bool, d store.Decision) (store.Approval, error) {
+	a, err := e.st.DecideApproval(seq, approve, d)
+	switch {
+	case errors.Is(err, store.ErrApprovalExpired):
+		e.publish(Event{Kind: "timed_out", Approval: a})
+		return a, err
+	case err != nil:
+		return a, err
+	}
+	if a.State == store.ApprovalApproved && (a.Decision.Scope == Session || a.Decision.Scope == TimeBox) {
+		var until time.Time
+		if a.Decision.Scope == TimeBox {
+			until = a.Decision.At.Add(a.Decision.Grant)
+		}
+		e.mu.Lock()
+		e.grants[grantKey(a.SubjectType, a.SubjectID)] = until
+		e.mu.Unlock()
+	}
+	e.publish(Event{Kind: "decided", Approval: a})
+	return a, nil
+}
+
+// Wait blocks until approval id is settled (approved, denied or timed out) or ctx ends.
+func (e *Engine) Wait(ctx context.Context, id string) (store.Approval, error) {
+	seq, err := store.ParseApprovalID(id)
+	if err != nil {
+		return store.Approval{}, err
+	}
+	events, stop := e.Watch(16)
+	defer stop()
+	// Read after subscribing, so a decision in between is not missed.
+	a, err := e.st.Approval(seq)
+	if err != nil || a.State != store.ApprovalPending {
+		return a, err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return a, ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				// Dropped for falling behind: read the state again.
+				if a, err = e.st.Approval(seq); err != nil || a.State != store.ApprovalPending {
+					return a, err
+				}
+				events, stop = e.Watch(16)
+				defer stop()
+				continue
+			}
+			if ev.Approval.Seq == seq && ev.Approval.State != store.ApprovalPending {
+				return ev.Approval, nil
+			}
+		}
+	}
+}
+
+// Watch returns a channel of every change from now on and a func to stop. A watcher that
+// falls more than buffer events behind has its channel closed, and should read the state
+// again and watch anew.
+func (e *Engine) Watch(buffer int) (<-chan Event, func()) {
+	ch := make(chan Event, buffer)
+	e.mu.Lock()
+	e.watchers[ch] = struct{}{}
+	e.mu.Unlock()
+	return ch, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if _, ok := e.watchers[ch]; ok {
+			delete(e.watchers, ch)
+			close(ch)
+		}
+	}
+}
+
+func (e *Engine) publish(ev Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ch := range e.watchers {
+		select {
+		case ch <- ev:
+		default:
+			delete(e.watchers, ch)
+			close(ch)
+		}
+	}
+}
+
+// grant reports whether a remembered grant for key holds at now, and until when (zero: the
+// session).
+func (e *Engine) grant(key string, now time.Time) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	until, ok := e.grants[key]
+	if ok && !until.IsZero() && !now.Before(until) {
+		delete(e.grants, key)
+		return time.Time{}, false
+	}
+	return until, ok
+}
+
+func grantKey(subjectType, subjectID string) string { return subjectType + "\x00" + subjectID }
