@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,8 +52,7 @@ var ErrRateLimited = errors.New("too many failed pairing attempts from this addr
 // Codes is the storage pairing needs: daemon/store satisfies it.
 type Codes interface {
 	PutPairingCode(store.PairingCode) error
-	RedeemPairingCode(hash [32]byte, now time.Time) (store.PairingCode, error)
-	CountFailedPIN(now time.Time, maxAttempts int) ([]store.PairingCode, error)
+	RedeemPairingCode(hash [32]byte, now time.Time, chargePINs bool, maxAttempts int) (store.PairingCode, []store.PairingCode, error)
 }
 
 // Minted is a new code with its secret, shown to the operator once and never stored.
@@ -109,53 +109,59 @@ func (p *Pairing) Mint(method string, ttl time.Duration) (Minted, error) {
 // real code cannot pair (expired, used, burned).
 func (p *Pairing) Redeem(secret, peer string) (store.PairingCode, error) {
 	now := p.now()
-	if p.limited(peer, now) {
+	// The attempt is counted before it is made, so many at once from one peer cannot all
+	// slip under the limit; a success gives it back.
+	if !p.admit(peer, now) {
 		return store.PairingCode{}, ErrRateLimited
 	}
-	c, err := p.codes.RedeemPairingCode(sha256.Sum256([]byte(secret)), now)
+	c, burned, err := p.codes.RedeemPairingCode(sha256.Sum256([]byte(secret)), now, isPIN(secret), MaxAttempts)
+	for _, b := range burned {
+		p.log.Warn("pairing code burned after wrong PINs; mint a new one", "code", b.ID, "attempts", b.FailedAttempts, "last_peer", peer)
+	}
 	switch {
 	case err == nil:
+		p.forgive(peer, now)
 		return c, nil
 	case errors.Is(err, store.ErrNotFound):
-		p.fail(peer, now)
-		if isPIN(secret) {
-			burned, cerr := p.codes.CountFailedPIN(now, MaxAttempts)
-			if cerr != nil {
-				return store.PairingCode{}, cerr
-			}
-			for _, b := range burned {
-				p.log.Warn("pairing code burned after wrong PINs; mint a new one", "code", b.ID, "attempts", b.FailedAttempts, "last_peer", peer)
-			}
-		}
 		return store.PairingCode{}, ErrInvalidCode
 	case errors.Is(err, store.ErrCodeExpired), errors.Is(err, store.ErrCodeUsed), errors.Is(err, store.ErrCodeBurned):
-		p.fail(peer, now)
 		return store.PairingCode{}, err
 	}
 	return store.PairingCode{}, fmt.Errorf("redeem pairing code: %w", err)
 }
 
-func (p *Pairing) limited(peer string, now time.Time) bool {
+// admit counts an attempt of peer at now unless it already has PeerFailures within
+// PeerWindow. Peers whose attempts have all aged out are forgotten, so the map stays small.
+func (p *Pairing) admit(peer string, now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for k, times := range p.failures {
+		if len(times) > 0 && now.Sub(times[len(times)-1]) >= PeerWindow {
+			delete(p.failures, k)
+		}
+	}
 	recent := p.failures[peer][:0]
 	for _, t := range p.failures[peer] {
 		if now.Sub(t) < PeerWindow {
 			recent = append(recent, t)
 		}
 	}
-	if len(recent) == 0 {
-		delete(p.failures, peer)
+	if len(recent) >= PeerFailures {
+		p.failures[peer] = recent
 		return false
 	}
-	p.failures[peer] = recent
-	return len(recent) >= PeerFailures
+	p.failures[peer] = append(recent, now)
+	return true
 }
 
-func (p *Pairing) fail(peer string, now time.Time) {
+// forgive takes back the attempt admit counted at now, which succeeded.
+func (p *Pairing) forgive(peer string, now time.Time) {
 	p.mu.Lock()
-	p.failures[peer] = append(p.failures[peer], now)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	times := p.failures[peer]
+	if i := slices.Index(times, now); i >= 0 {
+		p.failures[peer] = slices.Delete(times, i, i+1)
+	}
 }
 
 func secret(method string) string {

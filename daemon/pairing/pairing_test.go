@@ -94,6 +94,9 @@ func TestPeerIsRateLimited(t *testing.T) {
 		t.Fatalf("limited peer with the right code: %v", err)
 	}
 	// Another peer is not held back, and the limited one may try again after the window.
+	if _, err := r.p.Redeem("pq_wrong", "10.0.0.10"); !errors.Is(err, ErrInvalidCode) {
+		t.Fatalf("another peer: %v", err)
+	}
 	r.at = r.at.Add(PeerWindow)
 	if _, err := r.p.Redeem(m.Secret, "10.0.0.9"); err != nil {
 		t.Fatalf("after the window: %v", err)
@@ -188,5 +191,53 @@ func BenchmarkMintAndRedeem(b *testing.B) {
 		if _, err := p.Redeem(m.Secret, "10.0.0.1"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestParallelGuessesFromOnePeerAreLimited: attempts that arrive together are counted as
+// they are admitted, so no more than PeerFailures of them reach the codes.
+func TestParallelGuessesFromOnePeerAreLimited(t *testing.T) {
+	r := newRig(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	tried := 0
+	for i := range 40 {
+		wg.Go(func() {
+			_, err := r.p.Redeem(fmt.Sprint("pq_guess", i), "10.0.4.1")
+			if errors.Is(err, ErrInvalidCode) {
+				mu.Lock()
+				tried++
+				mu.Unlock()
+			} else if !errors.Is(err, ErrRateLimited) {
+				t.Errorf("guess %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if tried != PeerFailures {
+		t.Fatalf("%d guesses reached the codes, want %d", tried, PeerFailures)
+	}
+}
+
+// TestParallelWrongPINsBurnAtTheLimit: wrong PINs arriving together are each charged in the
+// transaction that looked them up, so the code burns at exactly MaxAttempts.
+func TestParallelWrongPINsBurnAtTheLimit(t *testing.T) {
+	r := newRig(t)
+	pin := r.mint(t, PIN, 0)
+	var wg sync.WaitGroup
+	for i := range 60 {
+		guess := fmt.Sprintf("%06d", i)
+		if guess == pin.Secret {
+			continue
+		}
+		wg.Go(func() { r.p.Redeem(guess, fmt.Sprintf("10.0.5.%d", i)) })
+	}
+	wg.Wait()
+	codes, err := r.st.PairingCodes()
+	if err != nil || len(codes) != 1 {
+		t.Fatal(codes, err)
+	}
+	if c := codes[0]; !c.Burned || c.FailedAttempts != MaxAttempts {
+		t.Fatalf("after a burst of wrong PINs: burned %v after %d attempts, want burned after %d", c.Burned, c.FailedAttempts, MaxAttempts)
 	}
 }

@@ -45,13 +45,24 @@ func (s *Store) PutPairingCode(c PairingCode) error {
 // RedeemPairingCode marks the code whose secret hashes to hash used at now, in one
 // transaction, so of two nodes racing with one code exactly one wins. It returns
 // ErrNotFound, ErrCodeExpired, ErrCodeUsed or ErrCodeBurned when the code cannot pair.
-func (s *Store) RedeemPairingCode(hash [32]byte, now time.Time) (PairingCode, error) {
-	var c PairingCode
-	err := s.db.Update(func(tx *bolt.Tx) error {
+//
+// A miss with chargePINs set was a wrong PIN: a guesser cannot tell which code it aims at,
+// so every PIN code live at now is charged one attempt, and burned at maxAttempts, in the
+// same transaction as the miss, so no number of guesses at once outruns the count. The
+// codes it burned are returned with ErrNotFound.
+func (s *Store) RedeemPairingCode(hash [32]byte, now time.Time, chargePINs bool, maxAttempts int) (c PairingCode, burned []PairingCode, err error) {
+	missed := false
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPairingCodes)
 		raw := b.Get(hash[:])
 		if raw == nil {
-			return ErrNotFound
+			missed = true
+			if !chargePINs {
+				return nil
+			}
+			var err error
+			burned, err = chargeLivePINsTx(b, now, maxAttempts)
+			return err
 		}
 		var err error
 		if c, err = decodeCode(raw); err != nil {
@@ -72,47 +83,45 @@ func (s *Store) RedeemPairingCode(hash [32]byte, now time.Time) (PairingCode, er
 		}
 		return b.Put(hash[:], updated)
 	})
-	return c, err
+	if err == nil && missed {
+		return PairingCode{}, burned, ErrNotFound
+	}
+	return c, nil, err
 }
 
-// CountFailedPIN charges a wrong PIN to every PIN code live at now: a guesser cannot tell
-// which code it is aiming at, so each live one comes closer to being burned, which happens
-// at maxAttempts. It returns the codes it burned.
-func (s *Store) CountFailedPIN(now time.Time, maxAttempts int) (burned []PairingCode, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPairingCodes)
-		var updates []PairingCode
-		err := b.ForEach(func(_, raw []byte) error {
-			c, err := decodeCode(raw)
-			if err != nil {
-				return err
-			}
-			if c.Method == "pin" && !c.Burned && c.UsedAt.IsZero() && now.Before(c.ExpiresAt) {
-				c.FailedAttempts++
-				c.Burned = c.FailedAttempts >= maxAttempts
-				updates = append(updates, c)
-			}
-			return nil
-		})
+// chargeLivePINsTx adds a failed attempt to every PIN code live at now and burns those that
+// reach maxAttempts, returning them.
+func chargeLivePINsTx(b *bolt.Bucket, now time.Time, maxAttempts int) (burned []PairingCode, err error) {
+	var updates []PairingCode
+	err = b.ForEach(func(_, raw []byte) error {
+		c, err := decodeCode(raw)
 		if err != nil {
 			return err
 		}
-		// Written after the walk: bbolt forbids changing a bucket while ForEach runs over it.
-		for _, c := range updates {
-			raw, err := encodeCode(c)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(c.Hash[:], raw); err != nil {
-				return err
-			}
-			if c.Burned {
-				burned = append(burned, c)
-			}
+		if c.Method == "pin" && !c.Burned && c.UsedAt.IsZero() && now.Before(c.ExpiresAt) {
+			c.FailedAttempts++
+			c.Burned = c.FailedAttempts >= maxAttempts
+			updates = append(updates, c)
 		}
 		return nil
 	})
-	return burned, err
+	if err != nil {
+		return nil, err
+	}
+	// Written after the walk: bbolt forbids changing a bucket while ForEach runs over it.
+	for _, c := range updates {
+		raw, err := encodeCode(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Put(c.Hash[:], raw); err != nil {
+			return nil, err
+		}
+		if c.Burned {
+			burned = append(burned, c)
+		}
+	}
+	return burned, nil
 }
 
 // PairingCodes returns every stored code.
