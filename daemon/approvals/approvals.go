@@ -3,7 +3,8 @@
 // box, or denies it with a reason. Requests and decisions are stored and audited in one
 // transaction each; watchers hear of every change at once, and a requester can wait for its
 // answer. A decision that allows for the session or a time box is remembered, so the same
-// request on the same subject is allowed without asking again until the grant ends.
+// requester asking again on the same subject, at no higher risk, is allowed without asking
+// until the grant ends.
 package approvals
 
 import (
@@ -67,12 +68,18 @@ type Engine struct {
 
 	mu       sync.Mutex
 	watchers map[chan Event]struct{}
-	grants   map[string]time.Time // subject key → until; the zero time means for the session
+	grants   map[string]grant // by subject and requester
+}
+
+// grant is a remembered allow: until when (zero: the session), and for which risk at most.
+type grant struct {
+	until time.Time
+	risk  int
 }
 
 // New returns an engine over st. Run must run for approvals to time out.
 func New(st Store) *Engine {
-	return &Engine{st: st, now: time.Now, watchers: map[chan Event]struct{}{}, grants: map[string]time.Time{}}
+	return &Engine{st: st, now: time.Now, watchers: map[chan Event]struct{}{}, grants: map[string]grant{}}
 }
 
 // Run times out approvals as they expire, checking every second, until ctx ends.
@@ -120,7 +127,7 @@ func (e *Engine) Ask(r Request) (store.Approval, error) {
 		return store.Approval{}, err
 	}
 	e.publish(Event{Kind: "requested", Approval: a})
-	if until, ok := e.grant(grantKey(r.SubjectType, r.SubjectID), now); ok {
+	if until, ok := e.granted(grantKey(r.SubjectType, r.SubjectID, r.Requester), slices.Index(Risks, r.Risk), now); ok {
 		d := store.Decision{Scope: Once, Decider: "grant", Reason: "allowed by an earlier decision", At: now}
 		if !until.IsZero() {
 			d.Reason += " until " + until.Format(time.RFC3339)
@@ -164,7 +171,7 @@ func (e *Engine) settle(seq uint64, approve bool, d store.Decision) (store.Appro
 			until = a.Decision.At.Add(a.Decision.Grant)
 		}
 		e.mu.Lock()
-		e.grants[grantKey(a.SubjectType, a.SubjectID)] = until
+		e.grants[grantKey(a.SubjectType, a.SubjectID, a.Requester)] = grant{until: until, risk: slices.Index(Risks, a.Risk)}
 		e.mu.Unlock()
 	}
 	e.publish(Event{Kind: "decided", Approval: a})
@@ -177,29 +184,34 @@ func (e *Engine) Wait(ctx context.Context, id string) (store.Approval, error) {
 	if err != nil {
 		return store.Approval{}, err
 	}
+	for {
+		a, settled, err := e.waitOnce(ctx, seq)
+		if settled || err != nil {
+			return a, err
+		}
+	}
+}
+
+// waitOnce watches until seq is settled or the watch is dropped for falling behind
+// (settled false: watch again).
+func (e *Engine) waitOnce(ctx context.Context, seq uint64) (store.Approval, bool, error) {
 	events, stop := e.Watch(16)
 	defer stop()
 	// Read after subscribing, so a decision in between is not missed.
 	a, err := e.st.Approval(seq)
 	if err != nil || a.State != store.ApprovalPending {
-		return a, err
+		return a, true, err
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return a, ctx.Err()
+			return a, true, ctx.Err()
 		case ev, ok := <-events:
 			if !ok {
-				// Dropped for falling behind: read the state again.
-				if a, err = e.st.Approval(seq); err != nil || a.State != store.ApprovalPending {
-					return a, err
-				}
-				events, stop = e.Watch(16)
-				defer stop()
-				continue
+				return a, false, nil
 			}
 			if ev.Approval.Seq == seq && ev.Approval.State != store.ApprovalPending {
-				return ev.Approval, nil
+				return ev.Approval, true, nil
 			}
 		}
 	}
@@ -236,17 +248,20 @@ func (e *Engine) publish(ev Event) {
 	}
 }
 
-// grant reports whether a remembered grant for key holds at now, and until when (zero: the
-// session).
-func (e *Engine) grant(key string, now time.Time) (time.Time, bool) {
+// granted reports whether a remembered grant for key covers a request of risk at now, and
+// until when (zero: the session). A grant never covers a riskier request than it allowed.
+func (e *Engine) granted(key string, risk int, now time.Time) (time.Time, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	until, ok := e.grants[key]
-	if ok && !until.IsZero() && !now.Before(until) {
+	g, ok := e.grants[key]
+	if ok && !g.until.IsZero() && !now.Before(g.until) {
 		delete(e.grants, key)
 		return time.Time{}, false
 	}
-	return until, ok
+	return g.until, ok && risk <= g.risk
 }
 
-func grantKey(subjectType, subjectID string) string { return subjectType + "\x00" + subjectID }
+// grantKey names what a grant covers: one subject, for one requester.
+func grantKey(subjectType, subjectID, requester string) string {
+	return subjectType + "\x00" + subjectID + "\x00" + requester
+}

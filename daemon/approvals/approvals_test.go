@@ -162,9 +162,14 @@ func TestGrantsAreRemembered(t *testing.T) {
 	if again.State != store.ApprovalApproved || again.Decision.Decider != "grant" {
 		t.Fatalf("within the time box: %+v", again)
 	}
-	other := r.ask(t, Request{SubjectType: NodeCapability, SubjectID: "laptop/desktop.open_url", Risk: "medium", Requester: "agent", Summary: "open"})
-	if other.State != store.ApprovalPending {
-		t.Fatalf("another subject was allowed: %+v", other)
+	for name, req := range map[string]Request{
+		"another subject":   {SubjectType: NodeCapability, SubjectID: "laptop/desktop.open_url", Risk: "low", Requester: "agent", Summary: "open"},
+		"another requester": {SubjectType: NodeCapability, SubjectID: "laptop/system.health", Risk: "low", Requester: "intruder", Summary: "health"},
+		"a higher risk":     {SubjectType: NodeCapability, SubjectID: "laptop/system.health", Risk: "critical", Requester: "agent", Summary: "health"},
+	} {
+		if other := r.ask(t, req); other.State != store.ApprovalPending {
+			t.Fatalf("%s was allowed by the grant: %+v", name, other)
+		}
 	}
 	r.advance(time.Hour)
 	late := r.ask(t, Request{SubjectType: NodeCapability, SubjectID: "laptop/system.health", Risk: "low", Requester: "agent", Summary: "health"})
