@@ -70,7 +70,8 @@ func (s *Store) VerifyAudit() (checked int, brk *AuditBreak, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var prev [32]byte
 		var want uint64 = 1
-		return tx.Bucket(bucketAudit).ForEach(func(k, raw []byte) error {
+		b := tx.Bucket(bucketAudit)
+		err := b.ForEach(func(k, raw []byte) error {
 			e, err := decodeAudit(raw)
 			switch {
 			case err != nil:
@@ -91,6 +92,12 @@ func (s *Store) VerifyAudit() (checked int, brk *AuditBreak, err error) {
 			checked++
 			return nil
 		})
+		// The bucket's counter knows how many entries were written: the newest ones cut off
+		// leave a sound chain, but not a sound count.
+		if err == nil && b.Sequence() != want-1 {
+			brk = &AuditBreak{Seq: want, Reason: fmt.Sprintf("missing: %d entries were written, %d remain", b.Sequence(), want-1)}
+		}
+		return err
 	})
 	if errors.Is(err, errStopWalk) {
 		err = nil

@@ -87,6 +87,17 @@ func TestAuditTamperingIsFound(t *testing.T) {
 		{"an entry changed and its hash recomputed", func(t *testing.T, s *Store) {
 			rewrite(t, s, 3, true, func(e *AuditEntry) { e.Actor = "mallory" })
 		}, 4, "does not follow"},
+		{"the newest entries removed", func(t *testing.T, s *Store) {
+			if err := s.db.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucketAudit)
+				if err := b.Delete(seqKey(5)); err != nil {
+					return err
+				}
+				return b.Delete(seqKey(4))
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, 4, "5 entries were written, 3 remain"},
 		{"an entry removed", func(t *testing.T, s *Store) {
 			if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).Delete(seqKey(2)) }); err != nil {
 				t.Fatal(err)
