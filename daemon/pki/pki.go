@@ -95,6 +95,7 @@ func createCA(dir, certPath, keyPath string, now time.Time) (*CA, error) {
 		return nil, err
 	}
 	if err := writeNew(certPath, pemBlock("CERTIFICATE", der)); err != nil {
+		os.Remove(keyPath) // nothing was issued with it: leave no half a CA behind
 		return nil, err
 	}
 	return loadCA(certPath, keyPath)
