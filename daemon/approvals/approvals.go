@@ -39,6 +39,10 @@ const (
 // DefaultTTL is how long a request waits for a decision unless it says otherwise.
 const DefaultTTL = 10 * time.Minute
 
+// ErrInvalid marks a request or decision that is malformed, as opposed to one refused by
+// the approval's state.
+var ErrInvalid = errors.New("invalid")
+
 // Request is what a requester asks.
 type Request struct {
 	SubjectType, SubjectID string
@@ -111,9 +115,9 @@ func (e *Engine) expire() error {
 func (e *Engine) Ask(r Request) (store.Approval, error) {
 	switch {
 	case r.SubjectType == "" || r.SubjectID == "" || r.Requester == "" || r.Summary == "":
-		return store.Approval{}, errors.New("an approval request needs a subject type and id, a requester and a summary")
+		return store.Approval{}, fmt.Errorf("%w: an approval request needs a subject type and id, a requester and a summary", ErrInvalid)
 	case !slices.Contains(Risks, r.Risk):
-		return store.Approval{}, fmt.Errorf("risk %q: want one of %v", r.Risk, Risks)
+		return store.Approval{}, fmt.Errorf("%w: risk %q: want one of %v", ErrInvalid, r.Risk, Risks)
 	}
 	if r.TTL == 0 {
 		r.TTL = DefaultTTL
@@ -143,15 +147,15 @@ func (e *Engine) Ask(r Request) (store.Approval, error) {
 func (e *Engine) Decide(id string, approve bool, scope string, grant time.Duration, reason, decider string) (store.Approval, error) {
 	seq, err := store.ParseApprovalID(id)
 	if err != nil {
-		return store.Approval{}, err
+		return store.Approval{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	switch {
 	case !approve && reason == "":
-		return store.Approval{}, errors.New("a denial needs a reason")
+		return store.Approval{}, fmt.Errorf("%w: a denial needs a reason", ErrInvalid)
 	case approve && scope != Once && scope != Session && scope != TimeBox:
-		return store.Approval{}, fmt.Errorf("scope %q: want %s, %s or %s", scope, Once, Session, TimeBox)
+		return store.Approval{}, fmt.Errorf("%w: scope %q: want %s, %s or %s", ErrInvalid, scope, Once, Session, TimeBox)
 	case approve && scope == TimeBox && grant <= 0:
-		return store.Approval{}, errors.New("a time-boxed approval needs a duration")
+		return store.Approval{}, fmt.Errorf("%w: a time-boxed approval needs a duration", ErrInvalid)
 	}
 	return e.settle(seq, approve, store.Decision{Scope: scope, Grant: grant, Reason: reason, Decider: decider, At: e.now()})
 }

@@ -129,6 +129,9 @@ func loadCA(certPath, keyPath string) (*CA, error) {
 	return &CA{cert: cert, certPEM: certPEM, key: key}, nil
 }
 
+// CertDER is the CA certificate, DER-encoded.
+func (ca *CA) CertDER() []byte { return ca.cert.Raw }
+
 // CertPEM is the CA certificate, which nodes pin to trust the node API.
 func (ca *CA) CertPEM() []byte { return ca.certPEM }
 

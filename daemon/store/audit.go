@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -122,3 +123,21 @@ func auditHash(e AuditEntry) [32]byte {
 }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// AuditTail returns the newest n entries of the journal, oldest first.
+func (s *Store) AuditTail(n int) ([]AuditEntry, error) {
+	var entries []AuditEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, raw := c.Last(); k != nil && len(entries) < n; k, raw = c.Prev() {
+			e, err := decodeAudit(raw)
+			if err != nil {
+				return fmt.Errorf("audit entry %x: %w", k, err)
+			}
+			entries = append(entries, e)
+		}
+		return nil
+	})
+	slices.Reverse(entries)
+	return entries, err
+}

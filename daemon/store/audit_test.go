@@ -130,3 +130,18 @@ func BenchmarkAppendAudit(b *testing.B) {
 		}
 	}
 }
+
+func TestAuditTailReturnsTheNewestOldestFirst(t *testing.T) {
+	s, _ := journal(t, 5)
+	tail, err := s.AuditTail(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	for _, e := range tail {
+		subjects = append(subjects, e.Subject)
+	}
+	if got := strings.Join(subjects, ","); got != "ap-2,ap-3,ap-4" {
+		t.Fatalf("tail %s, want ap-2,ap-3,ap-4", got)
+	}
+}

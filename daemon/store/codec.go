@@ -151,3 +151,119 @@ func decodeApproval(raw []byte) (Approval, error) {
 	}
 	return a, nil
 }
+
+func encodeDevice(d Device) ([]byte, error) {
+	rec := &palyrav1.DeviceRecord{
+		Id: d.ID, Name: d.Name, Platform: d.Platform, Trust: d.Trust, PublicKey: d.PublicKey,
+		KeyFingerprint: d.KeyFingerprint, CertFingerprint: d.CertFingerprint, CertExpiresUnixMs: unixMs(d.CertExpiresAt),
+		PrevCertFingerprint: d.PrevCertFingerprint, PrevCertExpiresUnixMs: unixMs(d.PrevCertExpiresAt),
+		ApprovalId: d.ApprovalID, RequestId: d.RequestID, PairedUnixMs: unixMs(d.PairedAt), LastSeenUnixMs: unixMs(d.LastSeen),
+		RevokedReason: d.RevokedReason, RevokedUnixMs: unixMs(d.RevokedAt), RemovedUnixMs: unixMs(d.RemovedAt),
+		NodeVersion: d.NodeVersion, Peer: d.Peer, AvailabilityOverrides: d.Overrides,
+	}
+	for _, c := range d.Capabilities {
+		rec.Capabilities = append(rec.Capabilities, &palyrav1.CapabilityRecord{Name: c.Name, Available: c.Available, Mediated: c.Mediated})
+	}
+	raw, err := proto.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode device: %w", err)
+	}
+	return raw, nil
+}
+
+func decodeDevice(raw []byte) (Device, error) {
+	var rec palyrav1.DeviceRecord
+	if err := proto.Unmarshal(raw, &rec); err != nil {
+		return Device{}, fmt.Errorf("decode device: %w", err)
+	}
+	if rec.GetId() == "" {
+		return Device{}, fmt.Errorf("decode device: no id")
+	}
+	d := Device{
+		ID: rec.GetId(), Name: rec.GetName(), Platform: rec.GetPlatform(), Trust: rec.GetTrust(), PublicKey: rec.GetPublicKey(),
+		KeyFingerprint: rec.GetKeyFingerprint(), CertFingerprint: rec.GetCertFingerprint(), CertExpiresAt: fromUnixMs(rec.GetCertExpiresUnixMs()),
+		PrevCertFingerprint: rec.GetPrevCertFingerprint(), PrevCertExpiresAt: fromUnixMs(rec.GetPrevCertExpiresUnixMs()),
+		ApprovalID: rec.GetApprovalId(), RequestID: rec.GetRequestId(), PairedAt: fromUnixMs(rec.GetPairedUnixMs()),
+		LastSeen: fromUnixMs(rec.GetLastSeenUnixMs()), RevokedReason: rec.GetRevokedReason(), RevokedAt: fromUnixMs(rec.GetRevokedUnixMs()),
+		RemovedAt: fromUnixMs(rec.GetRemovedUnixMs()), NodeVersion: rec.GetNodeVersion(), Peer: rec.GetPeer(),
+		Overrides: rec.GetAvailabilityOverrides(),
+	}
+	for _, c := range rec.GetCapabilities() {
+		d.Capabilities = append(d.Capabilities, Capability{Name: c.GetName(), Available: c.GetAvailable(), Mediated: c.GetMediated()})
+	}
+	return d, nil
+}
+
+func encodePairingRequest(r PairingRequest) ([]byte, error) {
+	raw, err := proto.Marshal(&palyrav1.PairingRequestRecord{
+		Id: r.ID, DeviceId: r.DeviceID, Name: r.Name, Platform: r.Platform, NodeVersion: r.NodeVersion,
+		PublicKey: r.PublicKey, KeyFingerprint: r.KeyFingerprint, Peer: r.Peer, Method: r.Method, CodeId: r.CodeID,
+		State: r.State, ApprovalId: r.ApprovalID, Reason: r.Reason, CreatedUnixMs: unixMs(r.CreatedAt),
+		ExpiresUnixMs: unixMs(r.ExpiresAt), DecidedUnixMs: unixMs(r.DecidedAt), ClientCert: r.ClientCert,
+		CertExpiresUnixMs: unixMs(r.CertExpiresAt),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode pairing request: %w", err)
+	}
+	return raw, nil
+}
+
+func decodePairingRequest(raw []byte) (PairingRequest, error) {
+	var rec palyrav1.PairingRequestRecord
+	if err := proto.Unmarshal(raw, &rec); err != nil {
+		return PairingRequest{}, fmt.Errorf("decode pairing request: %w", err)
+	}
+	if rec.GetId() == "" || rec.GetDeviceId() == "" {
+		return PairingRequest{}, fmt.Errorf("decode pairing request %q: no id or no device id", rec.GetId())
+	}
+	return PairingRequest{
+		ID: rec.GetId(), DeviceID: rec.GetDeviceId(), Name: rec.GetName(), Platform: rec.GetPlatform(),
+		NodeVersion: rec.GetNodeVersion(), PublicKey: rec.GetPublicKey(), KeyFingerprint: rec.GetKeyFingerprint(),
+		Peer: rec.GetPeer(), Method: rec.GetMethod(), CodeID: rec.GetCodeId(), State: rec.GetState(),
+		ApprovalID: rec.GetApprovalId(), Reason: rec.GetReason(), CreatedAt: fromUnixMs(rec.GetCreatedUnixMs()),
+		ExpiresAt: fromUnixMs(rec.GetExpiresUnixMs()), DecidedAt: fromUnixMs(rec.GetDecidedUnixMs()),
+		ClientCert: rec.GetClientCert(), CertExpiresAt: fromUnixMs(rec.GetCertExpiresUnixMs()),
+	}, nil
+}
+
+func encodeCall(c CapabilityCall) ([]byte, error) {
+	raw, err := proto.Marshal(&palyrav1.CapabilityCallRecord{
+		Id: c.ID, DeviceId: c.DeviceID, Capability: c.Capability, State: c.State, Requester: c.Requester,
+		CreatedUnixMs: unixMs(c.CreatedAt), UpdatedUnixMs: unixMs(c.UpdatedAt), Error: c.Error, InputSummary: c.InputSummary,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode capability call: %w", err)
+	}
+	return raw, nil
+}
+
+func decodeCall(raw []byte) (CapabilityCall, error) {
+	var rec palyrav1.CapabilityCallRecord
+	if err := proto.Unmarshal(raw, &rec); err != nil {
+		return CapabilityCall{}, fmt.Errorf("decode capability call: %w", err)
+	}
+	if rec.GetId() == "" || rec.GetDeviceId() == "" {
+		return CapabilityCall{}, fmt.Errorf("decode capability call %q: no id or no device id", rec.GetId())
+	}
+	return CapabilityCall{
+		ID: rec.GetId(), DeviceID: rec.GetDeviceId(), Capability: rec.GetCapability(), State: rec.GetState(),
+		Requester: rec.GetRequester(), CreatedAt: fromUnixMs(rec.GetCreatedUnixMs()), UpdatedAt: fromUnixMs(rec.GetUpdatedUnixMs()),
+		Error: rec.GetError(), InputSummary: rec.GetInputSummary(),
+	}, nil
+}
+
+// unixMs is t in unix milliseconds, 0 for the zero time.
+func unixMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromUnixMs is the inverse of unixMs.
+func fromUnixMs(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}

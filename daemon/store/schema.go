@@ -28,8 +28,24 @@ var (
 	// bucketApprovals holds the approvals, keyed by sequence number as 8 bytes, big-endian,
 	// each a palyra.v1.ApprovalRecord.
 	bucketApprovals = []byte("approvals")
+
+	// bucketDevices holds the paired devices, keyed by device id, each a
+	// palyra.v1.DeviceRecord.
+	bucketDevices = []byte("devices")
+
+	// bucketPairingRequests holds the nodes' pairing requests, keyed by request id, each a
+	// palyra.v1.PairingRequestRecord.
+	bucketPairingRequests = []byte("pairing_requests")
+
+	// bucketCapabilityCalls holds one bucket per device id, in which each capability call is
+	// a palyra.v1.CapabilityCallRecord keyed by its creation time (unix ms, 8 bytes,
+	// big-endian) followed by its id, so a cursor walks a device's calls oldest first.
+	bucketCapabilityCalls = []byte("capability_calls")
 )
 
 // buckets are the top-level buckets Open creates. Adding one needs no migration: Open creates
 // what an older file lacks.
-var buckets = [][]byte{bucketMeta, bucketTokens, bucketAudit, bucketPairingCodes, bucketApprovals}
+var buckets = [][]byte{
+	bucketMeta, bucketTokens, bucketAudit, bucketPairingCodes, bucketApprovals,
+	bucketDevices, bucketPairingRequests, bucketCapabilityCalls,
+}

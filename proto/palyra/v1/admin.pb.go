@@ -536,7 +536,7 @@ type Device struct {
 	// trust is "trusted", "revoked" or "removed".
 	Trust string `protobuf:"bytes,4,opt,name=trust,proto3" json:"trust,omitempty"`
 	// presence is "online", "degraded" (online, a capability unavailable), "stale" (connected,
-	// silent for 5 min) or "offline".
+	// silent for 3 heartbeats) or "offline".
 	Presence       string        `protobuf:"bytes,5,opt,name=presence,proto3" json:"presence,omitempty"`
 	LastSeenUnixMs int64         `protobuf:"varint,6,opt,name=last_seen_unix_ms,json=lastSeenUnixMs,proto3" json:"last_seen_unix_ms,omitempty"`
 	PairedUnixMs   int64         `protobuf:"varint,7,opt,name=paired_unix_ms,json=pairedUnixMs,proto3" json:"paired_unix_ms,omitempty"`
