@@ -1,43 +1,113 @@
-// Package daemon is palyrad's engine: it serves the admin gRPC API.
+// Package daemon is palyrad's engine: it wires the stores and engines together and serves
+// the admin API and the node API.
 package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"sync"
+	"time"
 
+	"github.com/palyra/palyra/daemon/access"
+	"github.com/palyra/palyra/daemon/adminapi"
+	"github.com/palyra/palyra/daemon/approvals"
+	"github.com/palyra/palyra/daemon/nodes"
+	"github.com/palyra/palyra/daemon/pairing"
+	"github.com/palyra/palyra/daemon/pki"
+	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/grpcserve"
 )
 
 // HealthService is palyrad's name in grpc.health.v1, reported beside the overall "".
 const HealthService = "palyra.daemon"
 
+// CADir is where the gateway CA lives inside the state directory.
+const CADir = "pki"
+
 // Config is what a Daemon needs.
 type Config struct {
-	Admin  net.Listener // where the admin gRPC API is served
-	Logger *slog.Logger
+	Home       string       // the state directory, for the CA
+	Store      *store.Store // daemon.db, opened by the caller
+	AdminToken string
+	Admin      net.Listener // where the admin gRPC API is served
+	Node       net.Listener // where the node API is served (TLS)
+	// NodeAdvertise is the node API's address as nodes should dial it; empty means the
+	// node listener's own address.
+	NodeAdvertise string
+	Logger        *slog.Logger
 }
 
 // Daemon is palyrad's engine.
 type Daemon struct {
-	admin  net.Listener
-	server *grpcserve.Server
+	cfg       Config
+	approvals *approvals.Engine
+	nodes     *nodes.Runtime
+	admin     *grpcserve.Server
 }
 
 // New builds a Daemon; it serves nothing until Run.
-func New(cfg Config) *Daemon {
-	return &Daemon{
-		admin: cfg.Admin,
-		server: grpcserve.New(grpcserve.Config{
-			Service:    "daemon",
-			HealthName: HealthService,
-			Logger:     cfg.Logger.With("subsystem", "admin"),
-		}),
+func New(cfg Config) (*Daemon, error) {
+	ca, err := pki.LoadOrCreateCA(filepath.Join(cfg.Home, CADir), time.Now())
+	if err != nil {
+		return nil, err
 	}
+	engine := approvals.New(cfg.Store)
+	codes := pairing.New(cfg.Store, cfg.Logger.With("subsystem", "pairing"))
+	runtime, err := nodes.New(nodes.Config{
+		Store: cfg.Store, CA: ca, Pairing: codes, Approvals: engine, Logger: cfg.Logger.With("subsystem", "nodes"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	advertise := cfg.NodeAdvertise
+	if advertise == "" {
+		advertise = cfg.Node.Addr().String()
+	}
+	api := adminapi.New(adminapi.Config{
+		Access: access.New(cfg.AdminToken, cfg.Store), Approvals: engine, Pairing: codes, Nodes: runtime,
+		Store: cfg.Store, NodeAddr: advertise, CAFingerprint: pki.Fingerprint(ca.CertDER()),
+		Logger: cfg.Logger.With("subsystem", "admin"),
+	})
+	admin := grpcserve.New(grpcserve.Config{
+		Service:    "daemon",
+		HealthName: HealthService,
+		Logger:     cfg.Logger.With("subsystem", "admin"),
+		Options:    api.ServerOptions(),
+	})
+	api.Register(admin)
+	return &Daemon{cfg: cfg, approvals: engine, nodes: runtime, admin: admin}, nil
 }
 
-// Run serves until ctx is done, then stops gracefully and returns nil, or returns the error
-// that stopped it sooner.
+// Run serves until ctx is done, then stops gracefully and returns nil, or returns the first
+// error that stopped a part sooner (stopping the rest).
 func (d *Daemon) Run(ctx context.Context) error {
-	return d.server.Serve(ctx, d.admin)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := map[string]func(context.Context) error{
+		"approvals": d.approvals.Run,
+		"nodes":     d.nodes.Run,
+		"node API":  func(ctx context.Context) error { return d.nodes.Serve(ctx, d.cfg.Node) },
+		"admin API": func(ctx context.Context) error { return d.admin.Serve(ctx, d.cfg.Admin) },
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for name, run := range parts {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// bin is the palyra-tui binary under test, built once with the race detector.
-var bin string
+// bin is the palyra-tui binary under test and nodeBin palyra-node, built once with the race
+// detector.
+var bin, nodeBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "palyra-e2e-")
@@ -22,11 +23,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "palyra-tui")
-	build := exec.Command("go", "build", "-race", "-o", bin, "../cmd/palyra-tui")
+	bin, nodeBin = filepath.Join(dir, "palyra-tui"), filepath.Join(dir, "palyra-node")
+	build := exec.Command("go", "build", "-race", "-o", dir, "../cmd/palyra-tui", "../cmd/palyra-node")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build palyra-tui:", err)
+		fmt.Fprintln(os.Stderr, "build:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -52,6 +53,7 @@ func newStack(t *testing.T) *stackEnv {
 	s := &stackEnv{t: t, home: home, env: append(os.Environ(),
 		"PALYRA_HOME="+home,
 		"PALYRA_ADMIN_ADDR=127.0.0.1:0",
+		"PALYRA_NODE_ADDR=127.0.0.1:0",
 		"PALYRA_BROWSERD_ADDR=127.0.0.1:0",
 		"NO_COLOR=1",
 	)}

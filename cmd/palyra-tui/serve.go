@@ -38,6 +38,7 @@ func newServeCmd(g *globals) *cobra.Command {
 func addStackFlags(cmd *cobra.Command, cfg *stack.Config) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "palyrad admin gRPC address; port 0 picks a free one (env PALYRA_ADMIN_ADDR)")
+	f.StringVar(&cfg.NodeAddr, "node-addr", cfg.NodeAddr, "palyrad node API address (TLS); 0.0.0.0:7444 lets other machines pair (env PALYRA_NODE_ADDR)")
 	f.StringVar(&cfg.BrowserdAddr, "browserd-addr", cfg.BrowserdAddr, "palyra-browserd gRPC address (env PALYRA_BROWSERD_ADDR)")
 	f.StringVar(&cfg.DaemonBin, "daemon-bin", cfg.DaemonBin, "run this palyrad binary instead of this program (env PALYRA_DAEMON_BIN)")
 	f.StringVar(&cfg.BrowserdBin, "browserd-bin", cfg.BrowserdBin, "run this palyra-browserd binary instead of this program (env PALYRA_BROWSERD_BIN)")

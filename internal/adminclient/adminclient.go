@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
+	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/supervisor/stack"
 )
 
 // AdminTokenFile is the admin token's file name in the state directory.
@@ -44,7 +46,7 @@ func Dial(addr, token string) (*Client, error) {
 	}
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(bearer(token)))
+		grpc.WithPerRPCCredentials(Bearer(token)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", addr, err)
 	}
@@ -62,15 +64,17 @@ func Dial(addr, token string) (*Client, error) {
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// bearer puts the token on every call. The admin API listens on loopback only, so it is sent
-// without transport security.
-type bearer string
+// Bearer puts a token on every call of a connection. The admin API listens on loopback only,
+// so it is sent without transport security.
+type Bearer string
 
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b Bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
 	return map[string]string{"authorization": "Bearer " + string(b)}, nil
 }
 
-func (bearer) RequireTransportSecurity() bool { return false }
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (Bearer) RequireTransportSecurity() bool { return false }
 
 // LoadToken finds the token to use: $PALYRA_TOKEN, else tokenFile, else <home>/admin.token.
 // A token file readable by group or others is refused, as the daemon refuses its own.
@@ -106,15 +110,12 @@ func LoadToken(home, tokenFile string) (string, error) {
 	return token, nil
 }
 
-// DaemonService is the daemon's name among the supervised services.
-const DaemonService = "daemon"
-
 // AdminAddr is the daemon's admin address from a supervisor snapshot, or "" while the daemon
 // is not running.
-func AdminAddr(snap *palyrav1.Snapshot) string {
-	for _, s := range snap.GetServices() {
-		if s.GetName() == DaemonService && s.GetState() == "running" {
-			return s.GetAddrs()["admin"]
+func AdminAddr(snap supervisor.Snapshot) string {
+	for _, s := range snap.Services {
+		if s.Name == stack.Daemon && s.State == supervisor.StateRunning {
+			return s.Addrs["admin"]
 		}
 	}
 	return ""

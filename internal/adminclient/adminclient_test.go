@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
+	"github.com/palyra/palyra/supervisor"
 )
 
 func TestLoadTokenPrefersEnvThenFileThenHome(t *testing.T) {
@@ -64,14 +65,14 @@ func TestLoadTokenRefusesLooseModesAndSaysWhatToDo(t *testing.T) {
 }
 
 func TestAdminAddrOnlyWhileTheDaemonRuns(t *testing.T) {
-	snap := &palyrav1.Snapshot{Services: []*palyrav1.ServiceStatus{
-		{Name: "browserd", State: "running", Addrs: map[string]string{"grpc": "127.0.0.1:1"}},
-		{Name: "daemon", State: "running", Addrs: map[string]string{"admin": "127.0.0.1:7443"}},
+	snap := supervisor.Snapshot{Services: []supervisor.ServiceStatus{
+		{Name: "browserd", State: supervisor.StateRunning, Addrs: map[string]string{"grpc": "127.0.0.1:1"}},
+		{Name: "daemon", State: supervisor.StateRunning, Addrs: map[string]string{"admin": "127.0.0.1:7443"}},
 	}}
 	if got := AdminAddr(snap); got != "127.0.0.1:7443" {
 		t.Fatalf("running daemon: %q", got)
 	}
-	snap.Services[1].State = "backoff"
+	snap.Services[1].State = supervisor.StateBackoff
 	if got := AdminAddr(snap); got != "" {
 		t.Fatalf("daemon in backoff: %q", got)
 	}

@@ -32,7 +32,8 @@ type Config struct {
 	Service     string // "daemon" or "browserd", as GetVersion reports it
 	HealthName  string // the health service name reported beside the overall ""
 	Logger      *slog.Logger
-	StopTimeout time.Duration // how long in-flight RPCs may run on after shutdown begins
+	StopTimeout time.Duration       // how long in-flight RPCs may run on after shutdown begins
+	Options     []grpc.ServerOption // e.g. the admin API's authentication interceptors
 }
 
 // Server is a gRPC server with the health, version and reflection services registered.
@@ -47,7 +48,7 @@ func New(cfg Config) *Server {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(), health: health.NewServer()}
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.Options...), health: health.NewServer()}
 	healthpb.RegisterHealthServer(s.grpc, endingHealth{s.health})
 	palyrav1.RegisterVersionServiceServer(s.grpc, &versionServer{info: &palyrav1.VersionInfo{
 		Service:       cfg.Service,
@@ -58,6 +59,11 @@ func New(cfg Config) *Server {
 	}})
 	reflection.Register(s.grpc)
 	return s
+}
+
+// RegisterService adds a service of the process's own; call it before Serve.
+func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	s.grpc.RegisterService(desc, impl)
 }
 
 // Serve reports SERVING and serves lis until ctx is done. Then it reports NOT_SERVING, lets

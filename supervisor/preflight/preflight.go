@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,9 +21,15 @@ import (
 type Service struct {
 	Name    string
 	Path    string // the binary that will be executed
-	Addr    string // host:port it listens on; port 0 is never busy
-	AddrEnv string // the variable that changes Addr, named in the fix
-	Running bool   // a running service owns its port, so the port check is skipped
+	Ports   []Port
+	Running bool // a running service owns its ports, so the port checks are skipped
+}
+
+// Port is one address a service listens on.
+type Port struct {
+	Label string // e.g. "admin API"; empty for a service's only port
+	Addr  string // host:port; port 0 is never busy
+	Env   string // the variable that changes Addr, named in the fix
 }
 
 // Target is what to check.
@@ -38,7 +45,9 @@ func Run(ctx context.Context, t Target) []supervisor.Check {
 		checks = append(checks, binary(s))
 	}
 	for _, s := range t.Services {
-		checks = append(checks, port(ctx, s))
+		for _, p := range s.Ports {
+			checks = append(checks, port(ctx, s, p))
+		}
 	}
 	return append(checks, chromium())
 }
@@ -103,18 +112,22 @@ func binary(s Service) supervisor.Check {
 	return c
 }
 
-func port(ctx context.Context, s Service) supervisor.Check {
-	c := supervisor.Check{Key: s.Name + "_port", Label: s.Name + " port", Status: supervisor.CheckOK, Detail: s.Addr + " is free"}
-	host, p, err := net.SplitHostPort(s.Addr)
+func port(ctx context.Context, s Service, pt Port) supervisor.Check {
+	key, label := s.Name+"_port", s.Name+" port"
+	if pt.Label != "" {
+		key, label = s.Name+"_"+strings.ReplaceAll(strings.ToLower(pt.Label), " ", "_")+"_port", s.Name+" "+pt.Label+" port"
+	}
+	c := supervisor.Check{Key: key, Label: label, Status: supervisor.CheckOK, Detail: pt.Addr + " is free"}
+	host, p, err := net.SplitHostPort(pt.Addr)
 	if err != nil {
-		return blocked(c, fmt.Sprintf("%q is not host:port", s.Addr), "set "+s.AddrEnv+" to host:port, e.g. 127.0.0.1:0")
+		return blocked(c, fmt.Sprintf("%q is not host:port", pt.Addr), "set "+pt.Env+" to host:port, e.g. 127.0.0.1:0")
 	}
 	switch {
 	case p == "0":
-		c.Detail = s.Addr + ": any free port"
+		c.Detail = pt.Addr + ": any free port"
 		return c
 	case s.Running:
-		c.Detail = s.Addr + " is held by the running " + s.Name
+		c.Detail = pt.Addr + " is held by the running " + s.Name
 		return c
 	}
 	var lc net.ListenConfig
@@ -122,13 +135,13 @@ func port(ctx context.Context, s Service) supervisor.Check {
 	defer cancel()
 	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, p))
 	if err != nil {
-		detail := s.Addr + " is already in use"
+		detail := pt.Addr + " is already in use"
 		if n, _ := strconv.Atoi(p); n > 0 {
 			if pid, name := PortHolder(n); pid > 0 {
 				detail += fmt.Sprintf(" by pid %d (%s)", pid, name)
 			}
 		}
-		return blocked(c, detail, "stop what holds it, or set "+s.AddrEnv+" to another address (port 0 picks a free one)")
+		return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another address (port 0 picks a free one)")
 	}
 	l.Close()
 	return c

@@ -32,7 +32,7 @@ func TestPortInUseIsBlockedAndNamesHolder(t *testing.T) {
 	self, _ := os.Executable()
 	checks := Run(context.Background(), Target{
 		Home:     t.TempDir(),
-		Services: []Service{{Name: "daemon", Path: self, Addr: l.Addr().String(), AddrEnv: "PALYRA_ADMIN_ADDR"}},
+		Services: []Service{{Name: "daemon", Path: self, Ports: []Port{{Addr: l.Addr().String(), Env: "PALYRA_ADMIN_ADDR"}}}},
 	})
 	c := find(t, checks, "daemon_port")
 	if c.Status != supervisor.CheckBlocked {
@@ -55,8 +55,8 @@ func TestPortZeroAndRunningServiceAreOK(t *testing.T) {
 	defer l.Close()
 	self, _ := os.Executable()
 	checks := Run(context.Background(), Target{Home: filepath.Join(t.TempDir(), "home"), Services: []Service{
-		{Name: "daemon", Path: self, Addr: "127.0.0.1:0"},
-		{Name: "browserd", Path: self, Addr: l.Addr().String(), Running: true},
+		{Name: "daemon", Path: self, Ports: []Port{{Addr: "127.0.0.1:0"}}},
+		{Name: "browserd", Path: self, Ports: []Port{{Addr: l.Addr().String()}}, Running: true},
 	}})
 	for _, key := range []string{"daemon_port", "browserd_port", "daemon_binary", "state_dir"} {
 		if c := find(t, checks, key); c.Status != supervisor.CheckOK {
@@ -71,7 +71,7 @@ func TestMissingBinaryAndUnwritableHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := Run(context.Background(), Target{Home: home, Services: []Service{
-		{Name: "browserd", Path: "/nonexistent/palyra-browserd", Addr: "127.0.0.1:0"},
+		{Name: "browserd", Path: "/nonexistent/palyra-browserd", Ports: []Port{{Addr: "127.0.0.1:0"}}},
 	}})
 	if c := find(t, checks, "state_dir"); c.Status != supervisor.CheckBlocked || c.Fix == "" {
 		t.Errorf("state_dir: %+v", c)

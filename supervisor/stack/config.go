@@ -27,6 +27,7 @@ const selfExe = "/proc/self/exe"
 type Config struct {
 	Home         string
 	AdminAddr    string // palyrad's admin gRPC address
+	NodeAddr     string // palyrad's node API address (TLS)
 	BrowserdAddr string // palyra-browserd's gRPC address
 	DaemonBin    string // empty: re-execute this binary as `daemon`
 	BrowserdBin  string // empty: re-execute this binary as `browserd`
@@ -37,6 +38,7 @@ func FromEnv() Config {
 	return Config{
 		Home:         statedir.Default(),
 		AdminAddr:    envOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
+		NodeAddr:     envOr("PALYRA_NODE_ADDR", "127.0.0.1:7444"),
 		BrowserdAddr: envOr("PALYRA_BROWSERD_ADDR", "127.0.0.1:7543"),
 		DaemonBin:    os.Getenv("PALYRA_DAEMON_BIN"),
 		BrowserdBin:  os.Getenv("PALYRA_BROWSERD_BIN"),
@@ -82,7 +84,7 @@ func (c Config) Specs() []supervisor.Spec {
 		{
 			Name:       Daemon,
 			Path:       daemonPath,
-			Args:       append(daemonArgs, "--home", c.Home, "--admin-addr", c.AdminAddr),
+			Args:       append(daemonArgs, "--home", c.Home, "--admin-addr", c.AdminAddr, "--node-addr", c.NodeAddr),
 			HealthAddr: "admin",
 			WaitReady:  true,
 			Critical:   true,
@@ -110,7 +112,12 @@ func (c Config) PreflightTarget(running map[string]bool) preflight.Target {
 	daemonPath, _ := command(c.DaemonBin, "")
 	browserdPath, _ := command(c.BrowserdBin, "")
 	return preflight.Target{Home: c.Home, Services: []preflight.Service{
-		{Name: Daemon, Path: daemonPath, Addr: c.AdminAddr, AddrEnv: "PALYRA_ADMIN_ADDR", Running: running[Daemon]},
-		{Name: Browserd, Path: browserdPath, Addr: c.BrowserdAddr, AddrEnv: "PALYRA_BROWSERD_ADDR", Running: running[Browserd]},
+		{Name: Daemon, Path: daemonPath, Running: running[Daemon], Ports: []preflight.Port{
+			{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
+			{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR"},
+		}},
+		{Name: Browserd, Path: browserdPath, Running: running[Browserd], Ports: []preflight.Port{
+			{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
+		}},
 	}}
 }

@@ -14,6 +14,7 @@ func stackEnv(home string) []string {
 	return append(os.Environ(),
 		"PALYRA_HOME="+home,
 		"PALYRA_ADMIN_ADDR=127.0.0.1:0",
+		"PALYRA_NODE_ADDR=127.0.0.1:0",
 		"PALYRA_BROWSERD_ADDR=127.0.0.1:0",
 	)
 }

@@ -23,8 +23,10 @@ import (
 )
 
 type config struct {
-	home      string
-	adminAddr string
+	home          string
+	adminAddr     string
+	nodeAddr      string
+	nodeAdvertise string
 }
 
 // Main runs palyrad with args (without the program name) until SIGTERM or SIGINT and returns
@@ -35,6 +37,10 @@ func Main(args []string) int {
 	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", servicemain.EnvOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
 		"admin gRPC address; port 0 picks a free port (env PALYRA_ADMIN_ADDR)")
+	fs.StringVar(&cfg.nodeAddr, "node-addr", servicemain.EnvOr("PALYRA_NODE_ADDR", "127.0.0.1:7444"),
+		"node API address (TLS); use 0.0.0.0:7444 to let nodes on other machines pair (env PALYRA_NODE_ADDR)")
+	fs.StringVar(&cfg.nodeAdvertise, "node-advertise", servicemain.EnvOr("PALYRA_NODE_ADVERTISE", ""),
+		"the node API address nodes should dial, put in pairing codes; default: the bound address (env PALYRA_NODE_ADVERTISE)")
 	return servicemain.Run(fs, args, func(ctx context.Context, log *slog.Logger, stdout io.Writer) error {
 		return run(ctx, cfg, log, stdout)
 	})
@@ -60,7 +66,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}()
 	// The admin token exists from the first start, so operators and the UI can read it from
 	// the state directory; it never goes into arguments or logs.
-	if _, err := access.LoadOrCreateAdminToken(filepath.Join(home, access.AdminTokenFile)); err != nil {
+	adminToken, err := access.LoadOrCreateAdminToken(filepath.Join(home, access.AdminTokenFile))
+	if err != nil {
 		return err
 	}
 
@@ -68,20 +75,34 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
-	d := daemon.New(daemon.Config{Admin: admin, Logger: log})
-
-	addr := admin.Addr().String()
-	err = ready.Print(stdout, ready.Line{
-		Service: "daemon",
-		Version: buildinfo.Version,
-		PID:     os.Getpid(),
-		Addrs:   map[string]string{"admin": addr},
-	})
+	node, err := grpcserve.Listen(cfg.nodeAddr, "palyrad", "--node-addr/PALYRA_NODE_ADDR")
 	if err != nil {
 		admin.Close()
 		return err
 	}
-	log.Info("palyrad started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "admin_addr", addr)
+	d, err := daemon.New(daemon.Config{
+		Home: home, Store: st, AdminToken: adminToken, Admin: admin, Node: node,
+		NodeAdvertise: cfg.nodeAdvertise, Logger: log,
+	})
+	if err != nil {
+		admin.Close()
+		node.Close()
+		return err
+	}
+
+	addr, nodeAddr := admin.Addr().String(), node.Addr().String()
+	err = ready.Print(stdout, ready.Line{
+		Service: "daemon",
+		Version: buildinfo.Version,
+		PID:     os.Getpid(),
+		Addrs:   map[string]string{"admin": addr, "node": nodeAddr},
+	})
+	if err != nil {
+		admin.Close()
+		node.Close()
+		return err
+	}
+	log.Info("palyrad started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "admin_addr", addr, "node_addr", nodeAddr)
 	if err := d.Run(ctx); err != nil {
 		return err
 	}

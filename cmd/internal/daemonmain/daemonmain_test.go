@@ -13,12 +13,15 @@ import (
 	"syscall"
 	"testing"
 
+	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/palyra/palyra/cmd/internal/daemonmain"
 	"github.com/palyra/palyra/daemon"
 	"github.com/palyra/palyra/daemon/access"
+	"github.com/palyra/palyra/daemon/pki"
 	"github.com/palyra/palyra/daemon/store"
+	"github.com/palyra/palyra/internal/adminclient"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve/servicetest"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
@@ -45,19 +48,21 @@ func TestMain(m *testing.M) {
 
 func start(t *testing.T, home string) (*servicetest.Process, string) {
 	t.Helper()
-	p, l := servicetest.Start(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0")
+	p, l := servicetest.Start(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0", "--node-addr", "127.0.0.1:0")
 	return p, l.Addrs["admin"]
 }
 
 func TestServesHealthVersionAndReflection(t *testing.T) {
 	home := t.TempDir()
-	p, l := servicetest.Start(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0")
+	p, l := servicetest.Start(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0", "--node-addr", "127.0.0.1:0")
 	if l.Service != "daemon" || l.Version != buildinfo.Version || l.PID != p.Cmd.Process.Pid {
 		t.Errorf("ready line %+v, want service daemon, version %s, pid %d", l, buildinfo.Version, p.Cmd.Process.Pid)
 	}
-	host, port, err := net.SplitHostPort(l.Addrs["admin"])
-	if err != nil || host != "127.0.0.1" || port == "0" {
-		t.Fatalf("admin address %q, want 127.0.0.1 with the bound port", l.Addrs["admin"])
+	for _, name := range []string{"admin", "node"} {
+		host, port, err := net.SplitHostPort(l.Addrs[name])
+		if err != nil || host != "127.0.0.1" || port == "0" {
+			t.Fatalf("%s address %q, want 127.0.0.1 with the bound port", name, l.Addrs[name])
+		}
 	}
 
 	conn := servicetest.Dial(t, l.Addrs["admin"])
@@ -76,8 +81,13 @@ func TestServesHealthVersionAndReflection(t *testing.T) {
 		v.GetGoVersion() == "" || v.GetStartedUnixMs() == 0 {
 		t.Errorf("GetVersion = %v", v)
 	}
-	listed := servicetest.ReflectedServices(t, conn)
-	for _, name := range []string{"palyra.v1.VersionService", "grpc.health.v1.Health"} {
+	token, err := os.ReadFile(filepath.Join(home, access.AdminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	authed := servicetest.Dial(t, l.Addrs["admin"], grpc.WithPerRPCCredentials(adminclient.Bearer(strings.TrimSpace(string(token)))))
+	listed := servicetest.ReflectedServices(t, authed)
+	for _, name := range []string{"palyra.v1.VersionService", "grpc.health.v1.Health", "palyra.v1.ApprovalsService", "palyra.v1.InventoryService"} {
 		if !listed[name] {
 			t.Errorf("reflection does not list %s (lists %v)", name, listed)
 		}
@@ -87,6 +97,7 @@ func TestServesHealthVersionAndReflection(t *testing.T) {
 	assertMode(t, dbPath, 0o600)
 	tokenPath := filepath.Join(home, access.AdminTokenFile)
 	assertMode(t, tokenPath, 0o600)
+	assertMode(t, filepath.Join(home, daemon.CADir, pki.KeyFile), 0o600)
 	assertMode(t, dbPath+".pid", 0o600)
 	if pid, _ := os.ReadFile(dbPath + ".pid"); strings.TrimSpace(string(pid)) != strconv.Itoa(p.Cmd.Process.Pid) {
 		t.Errorf("daemon.db.pid holds %q, want %d", pid, p.Cmd.Process.Pid)
@@ -100,7 +111,7 @@ func TestServesHealthVersionAndReflection(t *testing.T) {
 		t.Errorf("stdout has %d lines, want only the ready line:\n%s", len(lines), p.Stdout())
 	}
 	assertJSONLines(t, p.Stderr())
-	token, err := os.ReadFile(tokenPath)
+	token, err = os.ReadFile(tokenPath)
 	if err != nil || len(token) < 40 {
 		t.Fatalf("admin token %q, %v", token, err)
 	}
@@ -146,7 +157,7 @@ func TestSecondDaemonOnSameHomeRefused(t *testing.T) {
 	home := t.TempDir()
 	first, addr := start(t, home)
 
-	second := servicetest.Exec(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0")
+	second := servicetest.Exec(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0", "--node-addr", "127.0.0.1:0")
 	if code := second.Wait(t); code == 0 {
 		t.Fatal("second palyrad exited 0")
 	}
@@ -180,7 +191,7 @@ func TestDamagedStoreRefusedUntouched(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			p := servicetest.Exec(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0")
+			p := servicetest.Exec(t, palyrad, nil, "--home", home, "--admin-addr", "127.0.0.1:0", "--node-addr", "127.0.0.1:0")
 			if code := p.Wait(t); code == 0 {
 				t.Fatal("palyrad exited 0 on a damaged daemon.db")
 			}
@@ -208,7 +219,7 @@ func TestPortInUse(t *testing.T) {
 	defer taken.Close()
 	addr := taken.Addr().String()
 
-	p := servicetest.Exec(t, palyrad, nil, "--home", t.TempDir(), "--admin-addr", addr)
+	p := servicetest.Exec(t, palyrad, nil, "--home", t.TempDir(), "--admin-addr", addr, "--node-addr", "127.0.0.1:0")
 	if code := p.Wait(t); code == 0 {
 		t.Fatal("palyrad exited 0 on a taken port")
 	}
@@ -219,9 +230,28 @@ func TestPortInUse(t *testing.T) {
 	}
 }
 
+func TestNodePortInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+
+	p := servicetest.Exec(t, palyrad, nil, "--home", t.TempDir(), "--admin-addr", "127.0.0.1:0", "--node-addr", addr)
+	if code := p.Wait(t); code == 0 {
+		t.Fatal("palyrad exited 0 on a taken node port")
+	}
+	for _, want := range []string{"listen " + addr + ": address already in use", "--node-addr/PALYRA_NODE_ADDR"} {
+		if !strings.Contains(p.Stderr(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, p.Stderr())
+		}
+	}
+}
+
 func TestConfigFromEnvironment(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "state")
-	p, l := servicetest.Start(t, palyrad, []string{"PALYRA_HOME=" + home, "PALYRA_ADMIN_ADDR=127.0.0.1:0"})
+	p, l := servicetest.Start(t, palyrad, []string{"PALYRA_HOME=" + home, "PALYRA_ADMIN_ADDR=127.0.0.1:0", "PALYRA_NODE_ADDR=127.0.0.1:0"})
 	if _, err := os.Stat(filepath.Join(home, store.FileName)); err != nil {
 		t.Errorf("PALYRA_HOME not used: %v", err)
 	}

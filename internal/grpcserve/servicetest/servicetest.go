@@ -122,9 +122,10 @@ func (p *Process) Stdout() string { return string(p.stdout.bytes()) }
 func (p *Process) Stderr() string { return string(p.stderr.bytes()) }
 
 // Dial connects to a plaintext gRPC address; the connection is closed at cleanup.
-func Dial(t *testing.T, addr string) *grpc.ClientConn {
+func Dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient("passthrough:///"+addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
