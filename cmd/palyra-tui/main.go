@@ -78,7 +78,9 @@ func isUsage(err error) bool {
 
 // globals are the flags every command shares.
 type globals struct {
-	cfg stack.Config
+	cfg       stack.Config
+	gateway   string // palyrad's admin address for the gateway commands; "" finds it
+	tokenFile string // "" means <home>/admin.token
 }
 
 func newRootCmd() *cobra.Command {
@@ -106,6 +108,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.cfg.Home, "home", g.cfg.Home, "state directory (env PALYRA_HOME)")
 	addStackFlags(root, &g.cfg)
+	addGatewayFlags(root, g)
 	root.Flags().BoolVar(&embedded, "embedded", false, "run the supervisor inside this process; quitting stops the services")
 	root.AddCommand(
 		newServeCmd(g),
@@ -114,6 +117,11 @@ func newRootCmd() *cobra.Command {
 		newServicesCmd(g),
 		newDoctorCmd(g),
 		newShutdownCmd(g),
+		newPairCmd(g),
+		newInventoryCmd(g),
+		newApprovalsCmd(g),
+		newTokensCmd(g),
+		newAuditCmd(g),
 	)
 	for _, c := range root.Commands() {
 		c.SilenceUsage = true
