@@ -1,6 +1,6 @@
 // Command palyra-tui is the Palyra control center: a terminal UI and headless commands over a
 // supervisor server that runs palyrad and palyra-browserd. The same binary also plays those
-// roles (`serve`, `daemon`, `browserd`) so one `go run` brings up the whole stack.
+// roles (`serve`, `daemon`, `browserd`, `node`) so one `go run` brings up the whole stack.
 package main
 
 import (
@@ -12,6 +12,7 @@ import (
 
 	"github.com/palyra/palyra/cmd/internal/browserdmain"
 	"github.com/palyra/palyra/cmd/internal/daemonmain"
+	"github.com/palyra/palyra/cmd/internal/nodemain"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/supervisor/stack"
 )
@@ -42,6 +43,8 @@ func main() {
 			os.Exit(daemonmain.Main(os.Args[2:]))
 		case "browserd":
 			os.Exit(browserdmain.Main(os.Args[2:]))
+		case "node":
+			os.Exit(nodemain.Main(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))

@@ -17,6 +17,9 @@ import (
 const (
 	Daemon   = "daemon"
 	Browserd = "browserd"
+	// Node is the local palyra-node, supervised once this machine has paired one under
+	// NodeHome.
+	Node = "node"
 )
 
 // selfExe re-executes this very binary. Through /proc it still works after the file on disk is
@@ -76,11 +79,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// NodeHome is where `palyra-node pair` keeps the local node's identity by default.
+func (c Config) NodeHome() string { return filepath.Join(c.Home, "node") }
+
 // Specs are the supervised services.
 func (c Config) Specs() []supervisor.Spec {
 	daemonPath, daemonArgs := command(c.DaemonBin, "daemon")
 	browserdPath, browserdArgs := command(c.BrowserdBin, "browserd")
-	return []supervisor.Spec{
+	specs := []supervisor.Spec{
 		{
 			Name:       Daemon,
 			Path:       daemonPath,
@@ -97,6 +103,17 @@ func (c Config) Specs() []supervisor.Spec {
 			WaitReady:  true,
 		},
 	}
+	if _, err := os.Stat(filepath.Join(c.NodeHome(), "node.json")); err == nil {
+		// Supervised, the node has no terminal to ask on: calls that need its operator
+		// are denied.
+		specs = append(specs, supervisor.Spec{
+			Name:      Node,
+			Path:      selfExe,
+			Args:      []string{"node", "run", "--home", c.NodeHome(), "--mediation", "deny"},
+			WaitReady: true,
+		})
+	}
+	return specs
 }
 
 func command(bin, role string) (string, []string) {
