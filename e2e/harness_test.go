@@ -56,6 +56,8 @@ func newStack(t *testing.T) *stackEnv {
 		"PALYRA_NODE_ADDR=127.0.0.1:0",
 		"PALYRA_BROWSERD_ADDR=127.0.0.1:0",
 		"NO_COLOR=1",
+		// The race-enabled binary otherwise sleeps a second before every exit.
+		"GORACE=atexit_sleep_ms=0",
 	)}
 	t.Cleanup(func() {
 		s.run("shutdown")

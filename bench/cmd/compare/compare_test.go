@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,18 +51,29 @@ BenchmarkLogsView100k/filter_off-2   	   10000	    120000 ns/op	  0 B/op	  0 all
 BenchmarkLogsAppend-2                	   27898	     41778 ns/op
 pkg: github.com/palyra/palyra/supervisor
 BenchmarkCrashToRestart-2            	     100	   3260000 ns/op	   3100000 p50-ns
+pkg: github.com/palyra/palyra/daemon/nodes
+BenchmarkListDevices10k/default-2         	       1	   6221902 ns/op	         6.221 p50-ms	         6.5 p99-ms
+BenchmarkInvokeRoundTrip-2                	       1	    204812 ns/op	       204.1 p50-µs	       250 p99-µs
+BenchmarkPairings-2                       	       1	   5788584 ns/op	       151.4 pairings/s
 PASS
 `
 	path := filepath.Join(t.TempDir(), "gobench.txt")
 	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := []goBench{
-		{name: "logview.LogsView100k/filter_off-2", nsPerOp: 120000},
-		{name: "supervisor.CrashToRestart-2", nsPerOp: 3260000},
+	want := []string{
+		"logview.LogsView100k/filter_off-2 per op = 0.12",
+		"supervisor.CrashToRestart-2 per op = 3.26",
+		"nodes.ListDevices10k/default-2 p99 = 6.5",
+		"nodes.InvokeRoundTrip-2 p50 = 0.2041",
+		"nodes.Pairings-2 rate = 151.4",
 	}
-	if got := tableBenchmarks(path); !slices.Equal(got, want) {
-		t.Fatalf("tableBenchmarks = %v, want %v", got, want)
+	var got []string
+	for _, b := range tableBenchmarks(path) {
+		got = append(got, fmt.Sprintf("%s %s = %.4g", b.name, b.figure.label, b.value))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("tableBenchmarks = %q, want %q", got, want)
 	}
 }
 

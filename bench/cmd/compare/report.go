@@ -204,15 +204,11 @@ func (r report) rows() []row {
 		add("idle RSS, supervisor", false, "< 25 MB", func(n string) cell { return idleRSS(n, roleSupervisor) })
 	}
 	for _, b := range r.goBench {
-		target := "< 4 ms per View"
-		if strings.Contains(b.name, "CrashToRestart") {
-			target = "< 5 ms (exit noticed → spawned)"
-		}
-		add("go bench "+b.name, false, target, func(n string) cell {
+		add("go bench "+b.name+" ("+b.figure.label+")", false, b.figure.target, func(n string) cell {
 			if n != nameOurs {
 				return missing("-")
 			}
-			return value(b.nsPerOp/1e6, fmtMS)
+			return value(b.value, b.figure.format)
 		})
 	}
 	return rows
@@ -298,14 +294,35 @@ func (r report) printDetails(w io.Writer) {
 	}
 }
 
-// goBench is one result line of `go test -bench`.
+// goBench is one figure of a `go test -bench` result line.
 type goBench struct {
-	name    string
-	nsPerOp float64
+	name   string
+	value  float64
+	figure figure
 }
 
-// tableBenchmarks picks from go test output the benchmarks the table shows: View() timings
-// and the supervisor's in-process crash → restart.
+// figure is a figure of a benchmark the table shows, and its target.
+type figure struct {
+	bench  string // matched against the benchmark's name
+	unit   string // the unit go test prints it in
+	label  string
+	target string
+	scale  float64 // to the unit format shows
+	format func(float64) string
+}
+
+// figures are the Go benchmark figures the table shows: View() timings, the supervisor's
+// in-process crash → restart, and the gateway's inventory, decision, call and pairing paths.
+var figures = []figure{
+	{bench: "View", unit: "ns/op", label: "per op", target: "< 4 ms per View", scale: 1e-6, format: fmtMS},
+	{bench: "CrashToRestart", unit: "ns/op", label: "per op", target: "< 5 ms (exit noticed → spawned)", scale: 1e-6, format: fmtMS},
+	{bench: "ListDevices10k", unit: "p99-ms", label: "p99", target: "p99 < 10 ms", scale: 1, format: fmtMS},
+	{bench: "DecisionVisibleToWatcher", unit: "p99-ms", label: "p99", target: "< 50 ms", scale: 1, format: fmtMS},
+	{bench: "InvokeRoundTrip", unit: "p50-µs", label: "p50", target: "p50 < 2 ms", scale: 1e-3, format: fmtMS},
+	{bench: "Pairings", unit: "pairings/s", label: "rate", target: "(no target)", scale: 1, format: fmtRate},
+}
+
+// tableBenchmarks picks from go test output the figures the table shows.
 func tableBenchmarks(path string) []goBench {
 	f, err := os.Open(path)
 	if err != nil {
@@ -321,15 +338,24 @@ func tableBenchmarks(path string) []goBench {
 			pkg = fields[1][strings.LastIndexByte(fields[1], '/')+1:]
 			continue
 		}
-		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") || fields[3] != "ns/op" ||
-			!strings.Contains(strings.ToLower(fields[0]), "view") && !strings.Contains(fields[0], "CrashToRestart") {
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
 			continue
 		}
-		ns, err := strconv.ParseFloat(fields[2], 64)
-		if err != nil {
-			continue
+		name := strings.TrimPrefix(fields[0], "Benchmark")
+		for _, f := range figures {
+			if !strings.Contains(name, f.bench) {
+				continue
+			}
+			for i := 2; i+1 < len(fields); i += 2 {
+				if fields[i+1] != f.unit {
+					continue
+				}
+				if v, err := strconv.ParseFloat(fields[i], 64); err == nil {
+					out = append(out, goBench{name: pkg + "." + name, value: v * f.scale, figure: f})
+				}
+			}
+			break
 		}
-		out = append(out, goBench{name: pkg + "." + strings.TrimPrefix(fields[0], "Benchmark"), nsPerOp: ns})
 	}
 	return out
 }

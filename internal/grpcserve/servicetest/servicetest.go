@@ -54,7 +54,8 @@ func Exec(t *testing.T, bin string, env []string, args ...string) *Process {
 		stderr: newOutput(),
 		exited: make(chan struct{}),
 	}
-	p.Cmd.Env = append(os.Environ(), env...)
+	// A race-enabled binary otherwise sleeps a second before every exit.
+	p.Cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), env...)
 	p.Cmd.Stdout = p.stdout
 	p.Cmd.Stderr = p.stderr
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
