@@ -123,6 +123,10 @@ func TestPINBruteForceBurnsLivePINs(t *testing.T) {
 	if !strings.Contains(r.log.String(), "pairing code burned") || !strings.Contains(r.log.String(), pin.ID) {
 		t.Fatalf("the operator was not told:\n%s", r.log)
 	}
+	journal, err := r.st.AuditTail(1)
+	if err != nil || len(journal) != 1 || journal[0].Kind != "pairing.code_burned" || journal[0].Subject != pin.ID {
+		t.Fatalf("the burn is not in the audit journal: %+v, %v", journal, err)
+	}
 	if _, err := r.p.Redeem(qr.Secret, "10.0.2.1"); err != nil {
 		t.Fatalf("a QR code is not burned by wrong PINs: %v", err)
 	}

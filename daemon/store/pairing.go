@@ -90,7 +90,7 @@ func (s *Store) RedeemPairingCode(hash [32]byte, now time.Time, chargePINs bool,
 }
 
 // chargeLivePINsTx adds a failed attempt to every PIN code live at now and burns those that
-// reach maxAttempts, returning them.
+// reach maxAttempts, auditing each, and returns them.
 func chargeLivePINsTx(b *bolt.Bucket, now time.Time, maxAttempts int) (burned []PairingCode, err error) {
 	var updates []PairingCode
 	err = b.ForEach(func(_, raw []byte) error {
@@ -119,6 +119,11 @@ func chargeLivePINsTx(b *bolt.Bucket, now time.Time, maxAttempts int) (burned []
 		}
 		if c.Burned {
 			burned = append(burned, c)
+			_, err := appendAuditTx(b.Tx(), AuditEntry{At: now, Kind: "pairing.code_burned", Actor: "pairing", Subject: c.ID,
+				Detail: fmt.Sprintf("burned after %d wrong PINs", c.FailedAttempts)})
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	return burned, nil
