@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"slices"
 	"strings"
@@ -363,5 +364,20 @@ func TestProtocolViolationsEndTheSession(t *testing.T) {
 				t.Errorf("got %v, want InvalidArgument", got)
 			}
 		})
+	}
+}
+
+func TestExpiredCertificateIsRefusedAtTheHandshake(t *testing.T) {
+	g, n, _ := paired(t, options{})
+	old, err := g.ca.IssueClient(&n.key.PublicKey, n.deviceID, time.Now().Add(-48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := &tls.Certificate{Certificate: [][]byte{old}, PrivateKey: n.key}
+	if _, err := tryConnect(g.client(expired), n.deviceID); err == nil {
+		t.Fatal("a node connected with a certificate that expired a day ago")
+	}
+	if _, err := g.client(expired).Renew(context.Background(), &palyrav1.RenewRequest{}); err == nil {
+		t.Fatal("an expired certificate renewed itself")
 	}
 }
