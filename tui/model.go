@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/api"
+	"github.com/palyra/palyra/tui/approvals"
 	"github.com/palyra/palyra/tui/cockpit"
+	"github.com/palyra/palyra/tui/inventory"
 	"github.com/palyra/palyra/tui/keys"
 	"github.com/palyra/palyra/tui/logview"
 	"github.com/palyra/palyra/tui/status"
@@ -22,12 +25,14 @@ import (
 )
 
 // pane identifies a pane. Its number is its key; the gaps keep the places of the panes to come
-// (2 Inventory, 3 Approvals, 4 Channels, 6 Browser).
+// (4 Channels, 6 Browser).
 type pane int
 
 const (
-	paneCockpit pane = 1
-	paneLogs    pane = 5
+	paneCockpit   pane = 1
+	paneInventory pane = 2
+	paneApprovals pane = 3
+	paneLogs      pane = 5
 )
 
 // panes lists the panes that exist, in tab order.
@@ -36,6 +41,8 @@ var panes = []struct {
 	title string
 }{
 	{paneCockpit, "Cockpit"},
+	{paneInventory, "Inventory"},
+	{paneApprovals, "Approvals"},
 	{paneLogs, "Logs"},
 }
 
@@ -75,7 +82,11 @@ type model struct {
 	width, height int
 	focus         pane
 	cockpit       cockpit.Model
+	inventory     inventory.Model
+	approvals     approvals.Model
 	logs          logview.Model
+
+	link link // palyrad's admin API
 
 	// The snapshot stream. gen tells the messages of the current stream from those of one replaced.
 	snap       supervisor.Snapshot
@@ -106,8 +117,10 @@ func newModel(b Backend, opts Options, logger *slog.Logger, tick tickFunc) model
 	st, km := theme.New(true), keys.Default()
 	m := model{
 		backend: b, opts: opts, styles: st, keys: km, logger: logger, tick: tick,
-		focus:   paneCockpit,
-		cockpit: cockpit.New(b, st, km, cockpit.Options{Now: opts.Now, Location: opts.Location, Tick: tick}),
+		focus:     paneCockpit,
+		cockpit:   cockpit.New(b, st, km, cockpit.Options{Now: opts.Now, Location: opts.Location, Tick: tick}),
+		inventory: inventory.New(st, km, inventory.Options{Now: opts.Now, Location: opts.Location, Tick: tick}),
+		approvals: approvals.New(st, km, approvals.Options{Now: opts.Now, Location: opts.Location, Tick: tick}),
 		logs: logview.New(b, st, km, logview.Options{
 			Now: opts.Now, Location: opts.Location, SaveDir: opts.SaveDir,
 			MaxLines: opts.MaxLogLines, Logger: logger, Tick: tick,
@@ -117,7 +130,7 @@ func newModel(b Backend, opts Options, logger *slog.Logger, tick tickFunc) model
 		palette: textinput.New(),
 	}
 	m.palette.Prompt = ":"
-	m.palette.Placeholder = "start|stop|restart NAME|all · logs [NAME] · quit"
+	m.palette.Placeholder = "start|stop|restart NAME|all · logs [NAME] · pair [qr] · quit"
 	m.palette.ShowSuggestions = true
 	m.setStyles(st)
 	m.resize(80, 24)
@@ -134,6 +147,12 @@ func (m model) close() {
 	if m.snapCancel != nil {
 		m.snapCancel()
 	}
+	if m.link.cancel != nil {
+		m.link.cancel()
+	}
+	if m.link.conn.Client != nil {
+		m.link.conn.Client.Close()
+	}
 	m.logs.Close()
 }
 
@@ -143,6 +162,10 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case startMsg:
 		cmds := []tea.Cmd{m.openSnapshots(), m.logs.Start(), m.cockpit.Focus()}
+		if m.opts.Gateway != "" {
+			// A named gateway needs no snapshot to be found.
+			cmds = append(cmds, m.followDaemon(m.snap))
+		}
 		if m.opts.FirstRun {
 			cmds = append(cmds, m.runPreflight())
 		}
@@ -171,6 +194,8 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case snapshotMsg, snapshotRetryMsg:
 		return m.updateSnapshots(msg)
+	case gatewayMsg, gatewayRetryMsg, inventoryMsg, approvalMsg:
+		return m.updateGateway(msg)
 	case preflightMsg:
 		// Shown unless the operator dismissed the overlay while the checks ran.
 		m.preflight = preflight{open: m.preflight.open, checks: msg.checks, err: msg.err}
@@ -183,11 +208,13 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	}
 	// Everything else belongs to a pane's package or to a text input; each ignores the rest.
-	var c1, c2, c3 tea.Cmd
-	m.cockpit, c1 = m.cockpit.Update(msg)
-	m.logs, c2 = m.logs.Update(msg)
-	m.palette, c3 = m.palette.Update(msg)
-	return m, tea.Batch(c1, c2, c3)
+	cmds := make([]tea.Cmd, 5)
+	m.cockpit, cmds[0] = m.cockpit.Update(msg)
+	m.inventory, cmds[1] = m.inventory.Update(msg)
+	m.approvals, cmds[2] = m.approvals.Update(msg)
+	m.logs, cmds[3] = m.logs.Update(msg)
+	m.palette, cmds[4] = m.palette.Update(msg)
+	return m, tea.Batch(cmds...)
 }
 
 func (m model) updateKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -222,6 +249,10 @@ func (m model) updateKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.setFocus(m.neighbour(-1))
 	case key.Matches(msg, m.keys.Cockpit):
 		return m, m.setFocus(paneCockpit)
+	case key.Matches(msg, m.keys.Inventory):
+		return m, m.setFocus(paneInventory)
+	case key.Matches(msg, m.keys.Approvals):
+		return m, m.setFocus(paneApprovals)
 	case key.Matches(msg, m.keys.Logs):
 		return m, m.setFocus(paneLogs)
 	}
@@ -233,6 +264,10 @@ func (m model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch m.focus {
 	case paneCockpit:
 		m.cockpit, cmd = m.cockpit.Update(msg)
+	case paneInventory:
+		m.inventory, cmd = m.inventory.Update(msg)
+	case paneApprovals:
+		m.approvals, cmd = m.approvals.Update(msg)
 	case paneLogs:
 		m.logs, cmd = m.logs.Update(msg)
 	}
@@ -243,19 +278,30 @@ func (m model) focusCapturesInput() bool {
 	switch m.focus {
 	case paneCockpit:
 		return m.cockpit.CapturesInput()
+	case paneInventory:
+		return m.inventory.CapturesInput()
+	case paneApprovals:
+		return m.approvals.CapturesInput()
 	case paneLogs:
 		return m.logs.CapturesInput()
 	}
 	return false
 }
 
-// setFocus shows pane p; the cockpit's clock runs only while it is visible.
+// setFocus shows pane p; a pane's clock runs only while it is visible.
 func (m *model) setFocus(p pane) tea.Cmd {
 	m.focus = p
-	if p == paneCockpit {
-		return m.cockpit.Focus()
-	}
 	m.cockpit.Blur()
+	m.inventory.Blur()
+	m.approvals.Blur()
+	switch p {
+	case paneCockpit:
+		return m.cockpit.Focus()
+	case paneInventory:
+		return m.inventory.Focus()
+	case paneApprovals:
+		return m.approvals.Focus()
+	}
 	return nil
 }
 
@@ -276,6 +322,8 @@ func (m *model) resize(w, h int) {
 	m.width, m.height = w, h
 	paneHeight := max(h-chromeHeight, 1)
 	m.cockpit.SetSize(w, paneHeight)
+	m.inventory.SetSize(w, paneHeight)
+	m.approvals.SetSize(w, paneHeight)
 	m.logs.SetSize(w, paneHeight)
 	m.help.SetWidth(w)
 }
@@ -283,6 +331,8 @@ func (m *model) resize(w, h int) {
 func (m *model) setStyles(st theme.Styles) {
 	m.styles = st
 	m.cockpit.SetStyles(st)
+	m.inventory.SetStyles(st)
+	m.approvals.SetStyles(st)
 	m.logs.SetStyles(st)
 	m.palette.SetStyles(st.Input)
 	m.help.Styles = help.Styles{
@@ -332,9 +382,10 @@ func (m model) updateSnapshots(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.down, m.retry = false, firstRetry
 		m.snap = msg.snap
 		m.cockpit.SetSnapshot(msg.snap, msg.at)
+		m.inventory.SetInstances(msg.snap.Services)
 		m.logs.SetServices(msg.snap.Services)
 		m.palette.SetSuggestions(suggestions(msg.snap.Services))
-		return m, nextSnapshot(msg.gen, msg.stream, m.opts.Now)
+		return m, tea.Batch(m.followDaemon(msg.snap), nextSnapshot(msg.gen, msg.stream, m.opts.Now))
 	case snapshotRetryMsg:
 		if msg.gen == m.snapGen {
 			return m, m.openSnapshots()
@@ -373,6 +424,10 @@ func (m model) render() string {
 		body = m.overlay(m.preflightView(bodyHeight), bodyHeight)
 	case m.showHelp:
 		body = m.overlay(m.helpView(), bodyHeight)
+	case m.focus == paneInventory:
+		body = m.inventory.View()
+	case m.focus == paneApprovals:
+		body = m.approvals.View()
 	case m.focus == paneLogs:
 		body = m.logs.View()
 	default:
@@ -388,6 +443,7 @@ func (m model) render() string {
 	return termtext.Truncate(m.tabBar(), m.width) + "\n" + body + "\n" + termtext.Truncate(m.statusLine(), m.width)
 }
 
+// tabBar names the panes and, at the right, the pending approvals: visible on every pane.
 func (m model) tabBar() string {
 	var b strings.Builder
 	for _, p := range panes {
@@ -398,7 +454,13 @@ func (m model) tabBar() string {
 			b.WriteString(m.styles.Tabs.Inactive.Render(label))
 		}
 	}
-	return b.String()
+	n := m.approvals.Pending()
+	if n == 0 {
+		return b.String()
+	}
+	badge := m.styles.Status.Warn.Render(fmt.Sprintf("%d pending", n))
+	pad := max(m.width-termtext.Width(b.String())-termtext.Width(badge), 1)
+	return b.String() + strings.Repeat(" ", pad) + badge
 }
 
 func (m model) statusLine() string {
@@ -419,7 +481,12 @@ func (m model) statusLine() string {
 }
 
 func (m model) focusedHelp() help.KeyMap {
-	if m.focus == paneLogs {
+	switch m.focus {
+	case paneInventory:
+		return m.inventory
+	case paneApprovals:
+		return m.approvals
+	case paneLogs:
 		return m.logs
 	}
 	return m.cockpit

@@ -267,7 +267,7 @@ func TestView(t *testing.T) {
 
 func TestViewFitsAnySize(t *testing.T) {
 	for _, s := range []struct{ w, h int }{{20, 5}, {40, 10}, {80, 24}, {200, 60}} {
-		for _, keys := range [][]string{nil, {"5"}, {"?"}, {":"}} {
+		for _, keys := range [][]string{nil, {"2"}, {"3"}, {"5"}, {"?"}, {":"}} {
 			t.Run(fmt.Sprintf("%dx%d_%v", s.w, s.h, keys), func(t *testing.T) {
 				h := newHarness(t, 80, 24, Options{})
 				h.snapshot(snapshot())
@@ -295,14 +295,18 @@ func TestPaneSwitching(t *testing.T) {
 	steps := []struct {
 		key  string
 		want pane
-	}{{"5", paneLogs}, {"1", paneCockpit}, {"tab", paneLogs}, {"tab", paneCockpit}, {"shift+tab", paneLogs}, {"shift+tab", paneCockpit}}
+	}{
+		{"5", paneLogs}, {"1", paneCockpit}, {"2", paneInventory}, {"3", paneApprovals}, {"1", paneCockpit},
+		{"tab", paneInventory}, {"tab", paneApprovals}, {"tab", paneLogs}, {"tab", paneCockpit},
+		{"shift+tab", paneLogs}, {"shift+tab", paneApprovals},
+	}
 	for _, s := range steps {
 		h.keys(s.key)
 		if h.m.focus != s.want {
 			t.Fatalf("after %s: focus %d, want %d", s.key, h.m.focus, s.want)
 		}
 	}
-	if !strings.Contains(ansi.Strip(h.m.View().Content), "1 Cockpit  5 Logs") {
+	if !strings.Contains(ansi.Strip(h.m.View().Content), "1 Cockpit  2 Inventory  3 Approvals  5 Logs") {
 		t.Fatalf("tab bar:\n%s", ansi.Strip(h.m.View().Content))
 	}
 }
@@ -387,7 +391,9 @@ func TestPalette(t *testing.T) {
 		{line: "quit", quit: true, wantFocus: paneCockpit},
 		{line: "stop", wantErr: "usage: stop NAME|all", wantFocus: paneCockpit},
 		{line: "stop nosuch", wantErr: `unknown service "nosuch"`, wantFocus: paneCockpit},
-		{line: "frobnicate", wantErr: `unknown command "frobnicate": try start, stop, restart, logs or quit`, wantFocus: paneCockpit},
+		{line: "pair", wantErr: "not connected to palyrad yet", wantFocus: paneInventory},
+		{line: "pair qr code", wantErr: "usage: pair [qr]", wantFocus: paneCockpit},
+		{line: "frobnicate", wantErr: `unknown command "frobnicate": try start, stop, restart, logs, pair or quit`, wantFocus: paneCockpit},
 	}
 	for _, c := range cases {
 		t.Run(c.line, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/palyra/palyra/tui/status"
 )
 
-const paletteHint = "start|stop|restart NAME|all · logs [NAME] · quit · tab completes"
+const paletteHint = "start|stop|restart NAME|all · logs [NAME] · pair [qr] · quit · tab completes"
 
 func (m model) updatePalette(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
@@ -59,10 +59,19 @@ func (m *model) runCommand(line string) tea.Cmd {
 			}
 		}
 		return m.showLogs(name)
+	case "pair":
+		method := "pin"
+		switch {
+		case len(args) == 1 && args[0] == "qr":
+			method = "qr"
+		case len(args) > 0:
+			return status.Error(errors.New("usage: pair [qr]"))
+		}
+		return tea.Batch(m.setFocus(paneInventory), m.inventory.Pair(method))
 	case "quit", "q":
 		return tea.Quit
 	}
-	return status.Error(fmt.Errorf("unknown command %q: try start, stop, restart, logs or quit", verb))
+	return status.Error(fmt.Errorf("unknown command %q: try start, stop, restart, logs, pair or quit", verb))
 }
 
 // checkService rejects a name the last snapshot does not know, before asking the supervisor.
@@ -93,5 +102,5 @@ func suggestions(services []supervisor.ServiceStatus) []string {
 	for _, n := range names {
 		out = append(out, "logs "+n)
 	}
-	return slices.Concat(out, []string{"quit"})
+	return slices.Concat(out, []string{"pair", "pair qr", "quit"})
 }

@@ -1,6 +1,7 @@
 // Package tui is palyra-tui's terminal control center: the root model owns the size, the
-// focus, the global keys, the overlays (help, command palette, first-run preflight) and the
-// status line, and routes everything else to the panes in tui/cockpit and tui/logview.
+// focus, the global keys, the overlays (help, command palette, first-run preflight), the
+// status line and the connection to palyrad's admin API, and routes everything else to the
+// panes in tui/cockpit, tui/inventory, tui/approvals and tui/logview.
 package tui
 
 import (
@@ -37,6 +38,9 @@ const memoryLimit = 40 << 20
 
 // Options configure the TUI.
 type Options struct {
+	Home        string           // the state directory holding admin.token; the supervisor's when empty
+	TokenFile   string           // the admin API token's file, instead of <Home>/admin.token ($PALYRA_TOKEN wins)
+	Gateway     string           // palyrad's admin address; the supervised daemon's when empty
 	FirstRun    bool             // show the preflight checks first
 	LogFile     string           // where the TUI's own log goes (never the terminal); none when empty
 	SaveDir     string           // where the Logs pane saves lines; the working directory when empty

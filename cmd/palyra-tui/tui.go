@@ -53,9 +53,12 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 	defer client.Close()
 
 	return tui.Run(ctx, client, tui.Options{
-		FirstRun: firstRun,
-		LogFile:  filepath.Join(cfg.Home, "tui.log"),
-		SaveDir:  cfg.Home,
+		Home:      cfg.Home,
+		TokenFile: g.tokenFile,
+		Gateway:   g.gateway,
+		FirstRun:  firstRun,
+		LogFile:   filepath.Join(cfg.Home, "tui.log"),
+		SaveDir:   cfg.Home,
 	})
 }
 

@@ -42,6 +42,15 @@ type OpenLogsMsg struct{ Service string }
 // TickMsg moves the cockpit's clock, so uptimes and countdowns advance while it is visible.
 type TickMsg struct{ At time.Time }
 
+// DaemonFacts are what the cockpit shows of palyrad's gateway: its devices and approvals.
+type DaemonFacts struct {
+	Known   bool   // the TUI has tried to reach palyrad; nothing is shown before
+	Problem string // why palyrad cannot be reached, "" when connected
+	Devices int    // paired devices
+	Online  int    // devices online or degraded
+	Pending int    // approvals waiting for a decision
+}
+
 // Options are the cockpit's settings.
 type Options struct {
 	Now      func() time.Time                                     // the clock; time.Now when nil
@@ -70,6 +79,7 @@ type Model struct {
 
 	snap     supervisor.Snapshot
 	hasSnap  bool
+	daemon   DaemonFacts
 	at       time.Time // the time uptimes and countdowns are measured at
 	selected string    // the selected service's name
 	mode     mode
@@ -109,6 +119,9 @@ func (m *Model) SetSnapshot(s supervisor.Snapshot, at time.Time) {
 		m.selected = s.Services[0].Name
 	}
 }
+
+// SetDaemonFacts shows the gateway's latest counts, or why it cannot be reached.
+func (m *Model) SetDaemonFacts(f DaemonFacts) { m.daemon = f }
 
 // Focus marks the pane visible and starts the once-a-second clock unless it already runs.
 func (m *Model) Focus() tea.Cmd {

@@ -331,24 +331,6 @@ func TestTickOnlyWhileFocused(t *testing.T) {
 	}
 }
 
-func TestShortDuration(t *testing.T) {
-	cases := map[time.Duration]string{
-		0:                                     "0s",
-		42 * time.Second:                      "42s",
-		5*time.Minute + 2*time.Second:         "5m02s",
-		3*time.Hour + 7*time.Minute:           "3h07m",
-		50*time.Hour + 59*time.Minute:         "2d02h",
-		-time.Second:                          "0s",
-		999 * time.Millisecond:                "0s",
-		59*time.Second + 999*time.Millisecond: "59s",
-	}
-	for d, want := range cases {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 func TestHumanBytes(t *testing.T) {
 	cases := map[uint64]string{0: "0B", 1023: "1023B", 1024: "1.0K", 48 << 20: "48.0M", 3 << 30: "3.0G"}
 	for n, want := range cases {
@@ -366,5 +348,23 @@ func TestHostileText(t *testing.T) {
 	m, _, _ := newTestModel(s, 80, 24)
 	if v := m.View(); strings.Contains(v, "\x1b]0;") || strings.Contains(v, "\x1b[31m") {
 		t.Fatalf("escape sequences from the snapshot reached the view: %q", v)
+	}
+}
+
+func TestViewDaemonFacts(t *testing.T) {
+	cases := []struct {
+		name  string
+		facts DaemonFacts
+	}{
+		{"connected", DaemonFacts{Known: true, Devices: 12, Online: 9, Pending: 2}},
+		{"one_pending", DaemonFacts{Known: true, Devices: 1, Online: 1, Pending: 1}},
+		{"unreachable", DaemonFacts{Known: true, Problem: "gateway unreachable: connection refused"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, _, _ := newTestModel(healthy(), 80, 24)
+			m.SetDaemonFacts(c.facts)
+			golden.RequireView(t, m.View(), 80, 24)
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/tui/clock"
 	"github.com/palyra/palyra/tui/termtext"
 )
 
@@ -51,7 +52,7 @@ var columns = []column{
 		if s.StartedAt.IsZero() {
 			return "-", m.styles.Muted
 		}
-		return shortDuration(m.at.Sub(s.StartedAt)), lipgloss.Style{}
+		return clock.Short(m.at.Sub(s.StartedAt)), lipgloss.Style{}
 	}},
 	{title: "RESTARTS", short: "RST", priority: 4, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
 		if s.Restarts > 0 {
@@ -129,9 +130,33 @@ func (m Model) headerLines() []string {
 		facts = append(facts, textsafe.Clean(sup.Home))
 	}
 	if !sup.StartedAt.IsZero() {
-		facts = append(facts, "up "+shortDuration(m.at.Sub(sup.StartedAt)))
+		facts = append(facts, "up "+clock.Short(m.at.Sub(sup.StartedAt)))
 	}
-	return []string{first, m.styles.Muted.Render(strings.Join(facts, " · "))}
+	lines := []string{first, m.styles.Muted.Render(strings.Join(facts, " · "))}
+	if line := m.daemonLine(); line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// daemonLine is the gateway's devices and approvals, or why palyrad cannot be reached.
+func (m Model) daemonLine() string {
+	d := m.daemon
+	switch {
+	case !d.Known:
+		return ""
+	case d.Problem != "":
+		return m.styles.Muted.Render("gateway ") + m.styles.Bad.Render(strings.TrimPrefix(textsafe.Clean(d.Problem), "gateway "))
+	}
+	devices := fmt.Sprintf("%d/%d devices online", d.Online, d.Devices)
+	pending := m.styles.Muted.Render("no pending approvals")
+	switch {
+	case d.Pending == 1:
+		pending = m.styles.Status.Warn.Render("1 pending approval")
+	case d.Pending > 1:
+		pending = m.styles.Status.Warn.Render(fmt.Sprintf("%d pending approvals", d.Pending))
+	}
+	return m.styles.Muted.Render("gateway ") + devices + m.styles.Muted.Render(" · ") + pending
 }
 
 func (m Model) tableLines() []string {
@@ -255,7 +280,7 @@ func (m Model) noteLines() []string {
 			notes = append(notes, m.styles.Bad.Render(text)+m.styles.Muted.Render("  (s to start)"))
 		case supervisor.StateBackoff:
 			// The reason holds the exit and the service's last words on stderr.
-			text := fmt.Sprintf("↻ %s restarts in %s (attempt %d)", name, countdown(s.NextRestart, m.at), s.Attempt)
+			text := fmt.Sprintf("↻ %s restarts in %s (attempt %d)", name, clock.Countdown(s.NextRestart, m.at), s.Attempt)
 			switch {
 			case s.Reason != "":
 				text += ": " + textsafe.Clean(s.Reason)
@@ -305,13 +330,13 @@ func (m Model) detailLines() []string {
 	if s.StartedAt.IsZero() {
 		field("started", "-")
 	} else {
-		field("started", m.clock(s.StartedAt)+"  (up "+shortDuration(m.at.Sub(s.StartedAt))+")")
+		field("started", m.wall(s.StartedAt)+"  (up "+clock.Short(m.at.Sub(s.StartedAt))+")")
 	}
 	field("restarts", fmt.Sprintf("%d  (attempt %d)", s.Restarts, s.Attempt))
 	if s.NextRestart.IsZero() {
 		field("next restart", "-")
 	} else {
-		field("next restart", m.clock(s.NextRestart)+"  (in "+countdown(s.NextRestart, m.at)+")")
+		field("next restart", m.wall(s.NextRestart)+"  (in "+clock.Countdown(s.NextRestart, m.at)+")")
 	}
 	if len(s.RecentExits) == 0 {
 		field("recent exits", "-")
@@ -321,7 +346,7 @@ func (m Model) detailLines() []string {
 		if n == 0 {
 			label = "recent exits"
 		}
-		field(label, m.clock(e.At)+"  "+e.String())
+		field(label, m.wall(e.At)+"  "+e.String())
 	}
 	command := make([]string, len(s.Command))
 	for n, a := range s.Command {
@@ -337,7 +362,7 @@ func (m Model) detailLines() []string {
 	return lines
 }
 
-func (m Model) clock(t time.Time) string {
+func (m Model) wall(t time.Time) string {
 	return t.In(m.loc).Format("2006-01-02 15:04:05")
 }
 
@@ -374,7 +399,7 @@ func window(n, sel, room int) (first, last int) {
 
 func stateText(s supervisor.ServiceStatus, at time.Time) string {
 	if s.State == supervisor.StateBackoff && !s.NextRestart.IsZero() {
-		return "backoff " + countdown(s.NextRestart, at)
+		return "backoff " + clock.Countdown(s.NextRestart, at)
 	}
 	if s.State == "" {
 		return "-"
@@ -428,29 +453,6 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 			}
 		}
 	}
-}
-
-// countdown is the time until t, rounded up to whole seconds so it never shows 0s early.
-func countdown(t, at time.Time) string {
-	d := t.Sub(at)
-	if d <= 0 {
-		return "0s"
-	}
-	return shortDuration((d + time.Second - 1).Truncate(time.Second))
-}
-
-// shortDuration renders a duration in at most two units: 42s, 5m02s, 3h07m, 2d04h.
-func shortDuration(d time.Duration) string {
-	d = max(d, 0).Truncate(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
 // humanBytes renders a byte count with a binary unit: 512B, 48.2M, 1.5G.

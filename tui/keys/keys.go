@@ -14,6 +14,8 @@ type KeyMap struct {
 	NextPane  key.Binding
 	PrevPane  key.Binding
 	Cockpit   key.Binding
+	Inventory key.Binding
+	Approvals key.Binding
 	Logs      key.Binding
 	Back      key.Binding
 
@@ -33,6 +35,23 @@ type KeyMap struct {
 	Detail   key.Binding
 	Confirm  key.Binding
 	Deny     key.Binding
+
+	// Inventory pane. Filter, Detail, Confirm and Deny are shared with the other panes.
+	SortNext         key.Binding
+	SortReverse      key.Binding
+	Revoke           key.Binding
+	Remove           key.Binding
+	Invoke           key.Binding
+	ToggleCapability key.Binding
+	PairPIN          key.Binding
+	PairQR           key.Binding
+
+	// Approvals pane.
+	AllowOnce    key.Binding
+	AllowSession key.Binding
+	AllowFor     key.Binding
+	DenyRequest  key.Binding
+	History      key.Binding
 
 	// Logs pane.
 	CycleService key.Binding
@@ -59,6 +78,8 @@ func Default() KeyMap {
 		NextPane:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 		Cockpit:   key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "cockpit")),
+		Inventory: key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "inventory")),
+		Approvals: key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "approvals")),
 		Logs:      key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "logs")),
 		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 
@@ -77,6 +98,21 @@ func Default() KeyMap {
 		Confirm:  key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
 		Deny:     key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
 
+		SortNext:         key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+		SortReverse:      key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
+		Revoke:           key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "revoke")),
+		Remove:           key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "remove")),
+		Invoke:           key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "invoke")),
+		ToggleCapability: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "capability on/off")),
+		PairPIN:          key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pair (PIN)")),
+		PairQR:           key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "pair (QR token)")),
+
+		AllowOnce:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "allow once")),
+		AllowSession: key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "allow session")),
+		AllowFor:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "allow for…")),
+		DenyRequest:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deny")),
+		History:      key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "history")),
+
 		CycleService: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "service")),
 		ToggleTime:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timestamps")),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
@@ -93,5 +129,5 @@ func Default() KeyMap {
 
 // Globals are the bindings shown in every pane's help.
 func (k KeyMap) Globals() []key.Binding {
-	return []key.Binding{k.Cockpit, k.Logs, k.NextPane, k.PrevPane, k.Palette, k.Help, k.Back, k.Quit}
+	return []key.Binding{k.Cockpit, k.Inventory, k.Approvals, k.Logs, k.NextPane, k.PrevPane, k.Palette, k.Help, k.Back, k.Quit}
 }

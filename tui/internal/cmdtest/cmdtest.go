@@ -57,3 +57,60 @@ func (i *Immediate) Tick(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
 	at := i.At
 	return func() tea.Msg { return fn(at) }
 }
+
+// Loop runs commands the way the program does, each batch member on its own goroutine, so
+// a command that blocks (a stream waiting for its next event) holds up nothing else. The
+// test takes the messages one at a time with Next.
+type Loop struct {
+	t    *testing.T
+	msgs chan tea.Msg
+}
+
+// NewLoop returns an empty loop.
+func NewLoop(t *testing.T) *Loop {
+	return &Loop{t: t, msgs: make(chan tea.Msg, 64)}
+}
+
+// Go starts cmd; its messages arrive through Next. Commands still blocked when the test ends
+// are left to the test's cleanup to unblock (e.g. by cancelling their streams).
+func (l *Loop) Go(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go l.run(cmd)
+}
+
+func (l *Loop) run(cmd tea.Cmd) {
+	msg := cmd()
+	if msg == nil {
+		return
+	}
+	if batch, ok := msg.(tea.BatchMsg); ok {
+		for _, c := range batch {
+			l.Go(c)
+		}
+		return
+	}
+	// A sequence runs its commands in order on this goroutine.
+	if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == cmdType {
+		for i := range v.Len() {
+			if c, _ := v.Index(i).Interface().(tea.Cmd); c != nil {
+				l.run(c)
+			}
+		}
+		return
+	}
+	l.msgs <- msg
+}
+
+// Next returns the next message, failing the test when none comes within the deadline.
+func (l *Loop) Next() tea.Msg {
+	l.t.Helper()
+	select {
+	case msg := <-l.msgs:
+		return msg
+	case <-time.After(deadline):
+		l.t.Fatalf("no message within %s", deadline)
+		return nil
+	}
+}

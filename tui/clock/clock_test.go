@@ -1,0 +1,50 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestShort(t *testing.T) {
+	cases := map[time.Duration]string{
+		0:                                     "0s",
+		42 * time.Second:                      "42s",
+		5*time.Minute + 2*time.Second:         "5m02s",
+		3*time.Hour + 7*time.Minute:           "3h07m",
+		50*time.Hour + 59*time.Minute:         "2d02h",
+		-time.Second:                          "0s",
+		999 * time.Millisecond:                "0s",
+		59*time.Second + 999*time.Millisecond: "59s",
+	}
+	for d, want := range cases {
+		if got := Short(d); got != want {
+			t.Errorf("Short(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestCountdown(t *testing.T) {
+	at := time.Date(2026, 11, 22, 14, 30, 0, 0, time.UTC)
+	cases := map[time.Duration]string{
+		-time.Second:                         "0s",
+		0:                                    "0s",
+		time.Millisecond:                     "1s",
+		2*time.Second + 400*time.Millisecond: "3s",
+		10 * time.Minute:                     "10m00s",
+	}
+	for d, want := range cases {
+		if got := Countdown(at.Add(d), at); got != want {
+			t.Errorf("Countdown(+%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestFromUnixMs(t *testing.T) {
+	if !FromUnixMs(0).IsZero() {
+		t.Fatal("0 is not the zero time")
+	}
+	at := time.Date(2026, 11, 22, 14, 30, 0, 0, time.UTC)
+	if got := FromUnixMs(at.UnixMilli()); !got.Equal(at) {
+		t.Fatalf("FromUnixMs = %v, want %v", got, at)
+	}
+}

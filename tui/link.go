@@ -1,0 +1,282 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"google.golang.org/grpc"
+
+	"github.com/palyra/palyra/internal/adminclient"
+	"github.com/palyra/palyra/internal/textsafe"
+	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
+	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/supervisor/stack"
+	"github.com/palyra/palyra/tui/cockpit"
+	"github.com/palyra/palyra/tui/gateway"
+)
+
+const (
+	// refusedRetry is how often a refused token is tried again: palyrad logs every refusal,
+	// and a token is rarely fixed within seconds.
+	refusedRetry = 30 * time.Second
+	// whoAmITimeout bounds the first call of a connection.
+	whoAmITimeout = 5 * time.Second
+)
+
+// link is the root's connection to palyrad's admin API: the client, what its token may do,
+// and the two watch streams that push the inventory and the approvals.
+type link struct {
+	addr   string // the admin address in use; "" while palyrad is not running
+	gen    int    // tells the messages of the current attempt from those of older ones
+	cancel context.CancelFunc
+	conn   gateway.Conn
+	retry  time.Duration
+	tried  bool // a first snapshot has been looked at
+}
+
+type gatewayMsg struct {
+	gen    int
+	client *adminclient.Client
+	who    *palyrav1.WhoAmIReply
+	err    error
+}
+
+type gatewayRetryMsg struct{ gen int }
+
+// inventoryMsg is an opened inventory watch (ev nil) or one of its events.
+type inventoryMsg struct {
+	gen    int
+	stream grpc.ServerStreamingClient[palyrav1.InventoryEvent]
+	ev     *palyrav1.InventoryEvent
+	err    error
+}
+
+// approvalMsg is an opened approvals watch (ev nil) or one of its events.
+type approvalMsg struct {
+	gen    int
+	stream grpc.ServerStreamingClient[palyrav1.ApprovalEvent]
+	ev     *palyrav1.ApprovalEvent
+	err    error
+}
+
+// tokenError is a token that could not be loaded: trying again soon will not help.
+type tokenError struct{ err error }
+
+func (e tokenError) Error() string { return "no admin token: " + e.err.Error() }
+
+// adminAddr is where palyrad's admin API listens according to a snapshot, or why it
+// cannot be reached.
+func (m model) adminAddr(snap supervisor.Snapshot) (addr, why string) {
+	if m.opts.Gateway != "" {
+		return m.opts.Gateway, ""
+	}
+	if addr := adminclient.AdminAddr(snap); addr != "" {
+		return addr, ""
+	}
+	for _, s := range snap.Services {
+		if s.Name == stack.Daemon && s.State == supervisor.StateRunning {
+			return "", "palyrad reports no admin address"
+		}
+		if s.Name == stack.Daemon {
+			return "", "palyrad is not running (" + string(s.State) + ")"
+		}
+	}
+	return "", "this stack runs no palyrad"
+}
+
+// followDaemon connects to palyrad when a snapshot shows it running at a new address and
+// lets go of it when it stops.
+func (m *model) followDaemon(snap supervisor.Snapshot) tea.Cmd {
+	addr, why := m.adminAddr(snap)
+	first := !m.link.tried
+	m.link.tried = true
+	if addr == m.link.addr && !first {
+		return nil
+	}
+	closing := m.disconnect(why)
+	m.link.addr = addr
+	if addr == "" {
+		return closing
+	}
+	return tea.Batch(closing, m.connect(snap.Supervisor.Home))
+}
+
+// connect loads the token, dials and asks palyrad who the token is, off the UI loop.
+func (m *model) connect(supervisorHome string) tea.Cmd {
+	m.link.gen++
+	gen, addr, tokenFile := m.link.gen, m.link.addr, m.opts.TokenFile
+	home := m.opts.Home
+	if home == "" {
+		home = supervisorHome
+	}
+	return func() tea.Msg {
+		token, err := adminclient.LoadToken(home, tokenFile)
+		if err != nil {
+			return gatewayMsg{gen: gen, err: tokenError{err}}
+		}
+		c, err := adminclient.Dial(addr, token)
+		if err != nil {
+			return gatewayMsg{gen: gen, err: err}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), whoAmITimeout)
+		defer cancel()
+		who, err := c.Access.WhoAmI(ctx, &palyrav1.WhoAmIRequest{})
+		if err != nil {
+			c.Close()
+			return gatewayMsg{gen: gen, err: err}
+		}
+		return gatewayMsg{gen: gen, client: c, who: who}
+	}
+}
+
+// disconnect ends the streams and returns the command that closes the client; problem
+// says why, for the panes.
+func (m *model) disconnect(problem string) tea.Cmd {
+	m.link.gen++
+	if m.link.cancel != nil {
+		m.link.cancel()
+		m.link.cancel = nil
+	}
+	c := m.link.conn.Client
+	m.link.conn = gateway.Conn{Problem: problem}
+	m.shareConn()
+	return closeClient(c)
+}
+
+func closeClient(c *adminclient.Client) tea.Cmd {
+	if c == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		c.Close()
+		return nil
+	}
+}
+
+func (m *model) shareConn() {
+	m.inventory.SetGateway(m.link.conn)
+	m.approvals.SetGateway(m.link.conn)
+	m.shareFacts()
+}
+
+func (m *model) shareFacts() {
+	f := cockpit.DaemonFacts{Known: m.link.tried, Problem: m.link.conn.Problem, Pending: m.approvals.Pending()}
+	if s := m.inventory.Summary(); s != nil {
+		f.Devices, f.Online = int(s.GetDevices()), int(s.GetOnline()+s.GetDegraded())
+	}
+	m.cockpit.SetDaemonFacts(f)
+}
+
+func (m model) updateGateway(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case gatewayMsg:
+		if msg.gen != m.link.gen {
+			return m, closeClient(msg.client)
+		}
+		if msg.err != nil {
+			return m, m.gatewayLost(msg.err)
+		}
+		w := msg.who
+		m.link.conn = gateway.Conn{Client: msg.client, Principal: w.GetPrincipal(), Admin: w.GetAdmin(), Permissions: w.GetPermissions()}
+		m.logger.Info("gateway connected", "addr", m.link.addr, "principal", w.GetPrincipal())
+		m.shareConn()
+		if !m.link.conn.Can(gateway.ObservabilityRead) {
+			return m, nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		m.link.cancel = cancel
+		return m, tea.Batch(watchInventory(ctx, m.link.gen, msg.client), watchApprovals(ctx, m.link.gen, msg.client))
+	case gatewayRetryMsg:
+		if msg.gen != m.link.gen || m.link.addr == "" {
+			return m, nil
+		}
+		return m, m.connect(m.snap.Supervisor.Home)
+	case inventoryMsg:
+		if msg.gen != m.link.gen {
+			return m, nil
+		}
+		if msg.err != nil {
+			return m, m.gatewayLost(msg.err)
+		}
+		if msg.ev != nil {
+			m.link.retry = firstRetry
+			m.inventory.Apply(msg.ev)
+			m.shareFacts()
+		}
+		return m, nextInventory(msg.gen, msg.stream)
+	case approvalMsg:
+		if msg.gen != m.link.gen {
+			return m, nil
+		}
+		if msg.err != nil {
+			return m, m.gatewayLost(msg.err)
+		}
+		var bell tea.Cmd
+		if msg.ev == nil {
+			m.approvals.StreamOpened(m.opts.Now())
+		} else {
+			m.link.retry = firstRetry
+			if m.approvals.Apply(msg.ev) {
+				bell = tea.Raw("\a")
+			}
+		}
+		m.shareFacts()
+		return m, tea.Batch(bell, nextApproval(msg.gen, msg.stream))
+	}
+	return m, nil
+}
+
+// gatewayLost shows why palyrad cannot be used and tries again after 1 s, doubling up to
+// 5 s; a token problem waits longer.
+func (m *model) gatewayLost(err error) tea.Cmd {
+	problem := gateway.Explain(err)
+	delay := m.link.retry
+	var noToken tokenError
+	switch {
+	case errors.As(err, &noToken):
+		problem, delay = textsafe.Clean(noToken.Error()), refusedRetry
+	case gateway.Unauthenticated(err):
+		problem += ": use the admin token or pass a valid one with --token-file or $" + adminclient.TokenEnv
+		delay = refusedRetry
+	default:
+		m.link.retry = min(m.link.retry*2, lastRetry)
+	}
+	if m.link.conn.Problem != problem {
+		m.logger.Warn("gateway lost", "addr", m.link.addr, "problem", problem)
+	}
+	closing := m.disconnect(problem)
+	gen := m.link.gen
+	return tea.Batch(closing, m.tick(delay, func(time.Time) tea.Msg { return gatewayRetryMsg{gen: gen} }))
+}
+
+// watchInventory opens the inventory watch; it lives until ctx ends or palyrad ends it.
+func watchInventory(ctx context.Context, gen int, c *adminclient.Client) tea.Cmd {
+	return func() tea.Msg {
+		s, err := c.Inventory.WatchInventory(ctx, &palyrav1.WatchInventoryRequest{})
+		return inventoryMsg{gen: gen, stream: s, err: err}
+	}
+}
+
+func nextInventory(gen int, s grpc.ServerStreamingClient[palyrav1.InventoryEvent]) tea.Cmd {
+	return func() tea.Msg {
+		ev, err := s.Recv()
+		return inventoryMsg{gen: gen, stream: s, ev: ev, err: err}
+	}
+}
+
+// watchApprovals opens the approvals watch; it lives until ctx ends or palyrad ends it.
+func watchApprovals(ctx context.Context, gen int, c *adminclient.Client) tea.Cmd {
+	return func() tea.Msg {
+		s, err := c.Approvals.WatchApprovals(ctx, &palyrav1.WatchApprovalsRequest{})
+		return approvalMsg{gen: gen, stream: s, err: err}
+	}
+}
+
+func nextApproval(gen int, s grpc.ServerStreamingClient[palyrav1.ApprovalEvent]) tea.Cmd {
+	return func() tea.Msg {
+		ev, err := s.Recv()
+		return approvalMsg{gen: gen, stream: s, ev: ev, err: err}
+	}
+}
