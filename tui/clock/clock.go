@@ -22,6 +22,21 @@ func Short(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
+// Coarse renders a duration in its largest unit only: 42s, 50m, 3h, 2d; for narrow columns
+// where "ago" follows. Negative durations are 0s.
+func Coarse(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours())/24)
+}
+
 // Countdown is the time from at until t, rounded up to whole seconds so it never shows 0s
 // before t; 0s once t has passed.
 func Countdown(t, at time.Time) string {

@@ -23,6 +23,21 @@ func TestShort(t *testing.T) {
 	}
 }
 
+func TestCoarse(t *testing.T) {
+	cases := map[time.Duration]string{
+		42 * time.Second:                "42s",
+		50*time.Minute + 34*time.Second: "50m",
+		3*time.Hour + 59*time.Minute:    "3h",
+		50 * time.Hour:                  "2d",
+		-time.Minute:                    "0s",
+	}
+	for d, want := range cases {
+		if got := Coarse(d); got != want {
+			t.Errorf("Coarse(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
 func TestCountdown(t *testing.T) {
 	at := time.Date(2026, 11, 22, 14, 30, 0, 0, time.UTC)
 	cases := map[time.Duration]string{

@@ -62,7 +62,7 @@ var columns = []column{
 			case e.lastSeen.IsZero():
 				return "never", p.st.Muted
 			}
-			return clock.Short(p.at.Sub(e.lastSeen)) + " ago", lipgloss.Style{}
+			return clock.Coarse(p.at.Sub(e.lastSeen)) + " ago", lipgloss.Style{}
 		}},
 	{title: "PLATFORM", priority: 4, width: func(t *table) int { return t.platformWidth },
 		cell: func(p *palette, e *entry) (string, lipgloss.Style) { return e.platform, lipgloss.Style{} }},
