@@ -91,7 +91,8 @@ func printPairing(w io.Writer, reply *palyrav1.MintCodeReply, drawQR bool, now t
 	fmt.Fprintf(w, "expires         %s\n", stamp(reply.GetExpiresUnixMs(), now))
 	fmt.Fprintf(w, "node address    %s\n", addr)
 	fmt.Fprintf(w, "CA fingerprint  %s\n", fingerprint)
-	fmt.Fprintf(w, "\nOn the node, run:\n  palyra-node pair --code %s --gateway %s --ca-fingerprint %s\n", code, addr, fingerprint)
+	// The code goes in the environment: in the arguments, ps would show it to every user.
+	fmt.Fprintf(w, "\nOn the node, run:\n  PALYRA_PAIR_CODE=%s palyra-node pair --gateway %s --ca-fingerprint %s\n", code, addr, fingerprint)
 	fmt.Fprintln(w, "then approve the request: palyra-tui approvals list")
 	if drawQR {
 		art, err := qrterm.Render(reply.GetUri())

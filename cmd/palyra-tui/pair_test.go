@@ -32,7 +32,7 @@ func TestPairPIN(t *testing.T) {
 		"node address    192.0.2.10:7444\n",
 		"CA fingerprint  " + testFingerprint + "\n",
 		"(in 9m)", // expiry, relative
-		"  palyra-node pair --code 042917 --gateway 192.0.2.10:7444 --ca-fingerprint " + testFingerprint + "\n",
+		"  PALYRA_PAIR_CODE=042917 palyra-node pair --gateway 192.0.2.10:7444 --ca-fingerprint " + testFingerprint + "\n",
 	} {
 		if !strings.Contains(o.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, o.stdout)
