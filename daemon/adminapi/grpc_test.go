@@ -18,11 +18,11 @@ func reflectionErr(ctx context.Context, conn *grpc.ClientConn) error {
 		return err
 	}
 	defer stream.CloseSend()
-	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+	// A refused stream may end before the request is sent (Send then says io.EOF); Recv
+	// returns the status either way.
+	stream.Send(&reflectionpb.ServerReflectionRequest{
 		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
-	}); err != nil {
-		return err
-	}
+	})
 	_, err = stream.Recv()
 	return err
 }
