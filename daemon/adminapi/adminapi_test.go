@@ -411,3 +411,34 @@ func TestNodeVerbsNameTheOperator(t *testing.T) {
 }
 
 func errOf[T any](_ T, err error) error { return err }
+
+func TestRevokedTokenLosesItsOpenWatch(t *testing.T) {
+	f := newServer(t)
+	ctx := ctxT(t)
+	secret, tok, err := f.access.Create("dashboard", []access.Permission{access.ObservabilityRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := f.client(t, secret).Approvals.WatchApprovals(ctx, &palyrav1.WatchApprovalsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := f.client(t, adminToken)
+	if _, err := admin.Access.RevokeToken(ctx, &palyrav1.RevokeTokenRequest{Id: tok.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// The next event would tell the revoked token about this request; the stream ends instead.
+	go admin.Approvals.RequestApproval(ctx, &palyrav1.RequestApprovalRequest{
+		SubjectType: approvals.External, SubjectId: "secret-plan", Risk: "low", Summary: "after the revocation",
+	})
+	for {
+		ev, err := watch.Recv()
+		if err != nil {
+			wantCode(t, err, codes.Unauthenticated, "watch after its token was revoked")
+			return
+		}
+		if ev.GetApproval().GetSubjectId() == "secret-plan" {
+			t.Fatalf("a revoked token was sent %v", ev)
+		}
+	}
+}

@@ -119,6 +119,15 @@ func (g guard) check(ctx context.Context, method string) (context.Context, error
 	return context.WithValue(ctx, principalKey{}, p), nil
 }
 
+// stillValid checks a long-lived stream's token again before it sends more: a token revoked
+// while its watch is open is refused from the next event on.
+func (g guard) stillValid(ctx context.Context) error {
+	if _, err := g.access.Authenticate(bearerToken(ctx)); err != nil {
+		return status.Error(codes.Unauthenticated, "token revoked")
+	}
+	return nil
+}
+
 // refuse logs a refused call, never with the token.
 func (g guard) refuse(ctx context.Context, method, why string) {
 	from := ""

@@ -138,6 +138,11 @@ func (r *Runtime) connect(stream palyrav1.NodeService_ConnectServer, ident ident
 		case <-stopping:
 			return status.Error(codes.Unavailable, "palyrad is shutting down; connect again")
 		case msg := <-c.out:
+			// Both this and done may be ready when the device was just revoked, and select
+			// picks at random: nothing goes down to a device that is no longer trusted.
+			if err := r.mayStillSend(c); err != nil {
+				return err
+			}
 			if err := stream.Send(msg); err != nil {
 				return err
 			}
@@ -334,6 +339,19 @@ func (r *Runtime) complete(cl *call, res *palyrav1.CallResult) {
 	}
 }
 
+// mayStillSend says whether c may still be sent to: its stream has not been ended and its
+// certificate is still accepted.
+func (r *Runtime) mayStillSend(c *conn) error {
+	select {
+	case <-c.done:
+		return c.endErr
+	default:
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.acceptsLocked(c.ident.certFP, r.now())
+}
+
 // checkSilence marks c's device stale once it has been silent for StaleAfter heartbeats.
 func (r *Runtime) checkSilence(c *conn) {
 	if !c.attached.Load() {
@@ -354,25 +372,25 @@ func (r *Runtime) checkSilence(c *conn) {
 // detach ends c's part in the runtime: its calls fail, and its device goes offline unless
 // a newer session replaced it.
 func (r *Runtime) detach(c *conn) {
+	now := r.now()
+	r.mu.Lock()
+	// Closed under r.mu, as hello attaches under it: a hello racing the disconnect either
+	// sees c closed or has attached it, and then c is detached here.
 	calls := c.close()
-	if c.attached.Load() {
-		now := r.now()
-		r.mu.Lock()
-		current := c.dev.conn == c
-		if current {
-			c.dev.conn, c.dev.stale = nil, false
-			c.dev.lastSeen.Store(now.UnixMilli())
-			r.publishLocked("changed", c.dev)
+	current := c.attached.Load() && c.dev.conn == c
+	if current {
+		c.dev.conn, c.dev.stale = nil, false
+		c.dev.lastSeen.Store(now.UnixMilli())
+		r.publishLocked("changed", c.dev)
+	}
+	r.mu.Unlock()
+	if current {
+		if err := r.st.TouchDevices(map[string]time.Time{c.dev.id: now}); err != nil {
+			r.log.Error("save last-seen time", "device", c.dev.id, "err", err)
+		} else {
+			c.dev.savedSeen.Store(now.UnixMilli())
 		}
-		r.mu.Unlock()
-		if current {
-			if err := r.st.TouchDevices(map[string]time.Time{c.dev.id: now}); err != nil {
-				r.log.Error("save last-seen time", "device", c.dev.id, "err", err)
-			} else {
-				c.dev.savedSeen.Store(now.UnixMilli())
-			}
-			r.log.Info("node disconnected", "device", c.dev.id, "calls_failed", len(calls))
-		}
+		r.log.Info("node disconnected", "device", c.dev.id, "calls_failed", len(calls))
 	}
 	for _, cl := range calls {
 		r.finishCall(cl, store.CallFailed, "node disconnected", nil)
