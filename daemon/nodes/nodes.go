@@ -232,6 +232,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 			r.onApproval(ev.Approval)
 		case <-seen.C:
 			r.saveLastSeen()
+			// Retries a settlement whose write failed: its approval, already decided, sends
+			// no second event.
+			r.reconcile()
 		}
 	}
 }
