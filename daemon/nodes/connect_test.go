@@ -287,6 +287,24 @@ func TestRenewKeepsThePreviousCertificateUntilRevoked(t *testing.T) {
 	}
 }
 
+func TestNodeThatLostItsRenewalsKeepsWorking(t *testing.T) {
+	g, n, _ := paired(t, options{})
+	held := n.tlsCert()
+	// Two renewals whose replies never reach the node: it still holds only its first
+	// certificate.
+	for range 2 {
+		if _, err := g.client(held).Renew(context.Background(), &palyrav1.RenewRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renewed, err := g.client(held).Renew(context.Background(), &palyrav1.RenewRequest{})
+	if err != nil {
+		t.Fatalf("renewing with the certificate it holds: %v", err)
+	}
+	n.cert = renewed.GetClientCert()
+	connect(t, g.client(n.tlsCert()), n.deviceID)
+}
+
 func TestOperatorAvailabilityBeatsTheNodes(t *testing.T) {
 	g, n, _ := paired(t, options{})
 	d, err := g.rt.SetCapabilityAvailability(n.deviceID, "echo", false, "oncall")

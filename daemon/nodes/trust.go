@@ -153,8 +153,14 @@ func (r *Runtime) renew(id identity) (*palyrav1.RenewReply, error) {
 		r.log.Error("renew client certificate", "device", rec.ID, "err", err)
 		return nil, status.Error(codes.Internal, "could not issue a certificate; see palyrad's log")
 	}
+	// The certificate kept beside the new one is the one this call came with, so a node that
+	// lost the reply of its last renewal still holds a certificate that works.
 	dropped := rec.PrevCertFingerprint
-	rec.PrevCertFingerprint, rec.PrevCertExpiresAt = rec.CertFingerprint, rec.CertExpiresAt
+	if id.certFP == rec.PrevCertFingerprint {
+		dropped = rec.CertFingerprint
+	} else {
+		rec.PrevCertFingerprint, rec.PrevCertExpiresAt = rec.CertFingerprint, rec.CertExpiresAt
+	}
 	rec.CertFingerprint, rec.CertExpiresAt = pki.Fingerprint(der), notAfter
 	err = r.st.PutDevice(rec, store.AuditEntry{At: now, Kind: "device.cert_renewed", Actor: rec.ID, Subject: rec.ID,
 		Detail: fmt.Sprintf("certificate %s until %s", rec.CertFingerprint, notAfter.UTC().Format(time.RFC3339))})
