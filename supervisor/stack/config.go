@@ -105,12 +105,12 @@ func (c Config) Specs() []supervisor.Spec {
 	}
 	if _, err := os.Stat(filepath.Join(c.NodeHome(), "node.json")); err == nil {
 		// Supervised, the node has no terminal to ask on: calls that need its operator
-		// are denied.
+		// are denied. It runs while it waits for its gateway (the inventory shows whether
+		// it is connected), so it does not wait for a ready line.
 		specs = append(specs, supervisor.Spec{
-			Name:      Node,
-			Path:      selfExe,
-			Args:      []string{"node", "run", "--home", c.NodeHome(), "--mediation", "deny"},
-			WaitReady: true,
+			Name: Node,
+			Path: selfExe,
+			Args: []string{"node", "run", "--home", c.NodeHome(), "--mediation", "deny"},
 		})
 	}
 	return specs
