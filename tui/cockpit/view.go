@@ -34,7 +34,7 @@ var columns = []column{
 		return textsafe.Clean(s.Name), m.styles.Strong
 	}},
 	{title: "STATE", priority: 9, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
-		return stateText(s, m.at), m.stateStyle(s.State)
+		return stateText(s, m.at), m.styles.ForState(s.State)
 	}},
 	{title: "HEALTH", priority: 8, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
 		return healthText(s.Health), m.healthStyle(s.Health)
@@ -307,7 +307,7 @@ func (m Model) detailLines() []string {
 		return []string{m.styles.Muted.Render("no service selected")}
 	}
 	s := m.snap.Services[i]
-	title := m.styles.Strong.Render(textsafe.Clean(s.Name)) + "  " + m.stateStyle(s.State).Render(stateText(s, m.at)) +
+	title := m.styles.Strong.Render(textsafe.Clean(s.Name)) + "  " + m.styles.ForState(s.State).Render(stateText(s, m.at)) +
 		"  " + m.healthStyle(s.Health).Render(healthText(s.Health))
 	lines := []string{title, ""}
 	field := func(label, value string) {
@@ -364,18 +364,6 @@ func (m Model) detailLines() []string {
 
 func (m Model) wall(t time.Time) string {
 	return t.In(m.loc).Format("2006-01-02 15:04:05")
-}
-
-func (m Model) stateStyle(s supervisor.State) lipgloss.Style {
-	switch s {
-	case supervisor.StateRunning:
-		return m.styles.Good
-	case supervisor.StateStarting, supervisor.StateStopping, supervisor.StateBackoff:
-		return m.styles.Busy
-	case supervisor.StateFatal:
-		return m.styles.Bad
-	}
-	return m.styles.Muted
 }
 
 func (m Model) healthStyle(h supervisor.Health) lipgloss.Style {

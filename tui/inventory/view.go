@@ -13,7 +13,6 @@ import (
 
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
-	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/tui/clock"
 	"github.com/palyra/palyra/tui/gateway"
 	"github.com/palyra/palyra/tui/termtext"
@@ -239,7 +238,7 @@ func (m Model) instancesLine() string {
 	}
 	parts := make([]string, len(m.instances))
 	for i, s := range m.instances {
-		parts[i] = textsafe.Clean(s.Name) + " " + m.stateStyle(s.State).Render(string(s.State))
+		parts[i] = textsafe.Clean(s.Name) + " " + m.styles.ForState(s.State).Render(string(s.State))
 	}
 	return m.styles.Muted.Render("instances  ") + strings.Join(parts, m.styles.Muted.Render(" · "))
 }
@@ -576,18 +575,6 @@ func (m Model) callStyle(state string) lipgloss.Style {
 		return m.styles.Bad
 	}
 	return m.styles.Busy
-}
-
-func (m Model) stateStyle(s supervisor.State) lipgloss.Style {
-	switch s {
-	case supervisor.StateRunning:
-		return m.styles.Good
-	case supervisor.StateStarting, supervisor.StateStopping, supervisor.StateBackoff:
-		return m.styles.Busy
-	case supervisor.StateFatal:
-		return m.styles.Bad
-	}
-	return m.styles.Muted
 }
 
 func plural(n int, what string) string {

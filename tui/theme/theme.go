@@ -8,6 +8,8 @@ package theme
 import (
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/lipgloss/v2"
+
+	"github.com/palyra/palyra/supervisor"
 )
 
 // Styles is every style the TUI uses, grouped by where it is used.
@@ -26,6 +28,19 @@ type Styles struct {
 	Overlay Overlay
 	Help    Help
 	Input   textinput.Styles
+}
+
+// ForState is the colour of a supervised service's state, wherever it is shown.
+func (s Styles) ForState(state supervisor.State) lipgloss.Style {
+	switch state {
+	case supervisor.StateRunning:
+		return s.Good
+	case supervisor.StateStarting, supervisor.StateStopping, supervisor.StateBackoff:
+		return s.Busy
+	case supervisor.StateFatal:
+		return s.Bad
+	}
+	return s.Muted
 }
 
 // Tabs styles the tab bar.
