@@ -105,16 +105,11 @@ func newApprovalsListCmd(g *globals) *cobra.Command {
 			if all {
 				state = ""
 			}
-			gw, err := dialGateway(cmd.Context(), g)
+			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.ListApprovalsReply, error) {
+				return gw.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{State: state})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			reply, err := gw.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{State: state})
-			if err != nil {
-				return gw.fail(err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -164,16 +159,11 @@ func newApprovalsShowCmd(g *globals) *cobra.Command {
 		Short: "Show one approval with its details",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			gw, err := dialGateway(cmd.Context(), g)
+			a, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Approval, error) {
+				return gw.Approvals.GetApproval(ctx, &palyrav1.GetApprovalRequest{Id: args[0]})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			a, err := gw.Approvals.GetApproval(ctx, &palyrav1.GetApprovalRequest{Id: args[0]})
-			if err != nil {
-				return gw.fail(err)
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), toApprovalJSON(a))
@@ -276,16 +266,11 @@ func newApprovalsDenyCmd(g *globals) *cobra.Command {
 }
 
 func decide(cmd *cobra.Command, g *globals, req *palyrav1.DecideRequest) error {
-	gw, err := dialGateway(cmd.Context(), g)
+	a, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Approval, error) {
+		return gw.Approvals.Decide(ctx, req)
+	})
 	if err != nil {
 		return err
-	}
-	defer gw.Close()
-	ctx, cancel := call(cmd.Context())
-	defer cancel()
-	a, err := gw.Approvals.Decide(ctx, req)
-	if err != nil {
-		return gw.fail(err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", clean(a.GetId()), decisionText(a), clean(a.GetSummary()))
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -58,16 +59,11 @@ func newAuditVerifyCmd(g *globals) *cobra.Command {
 		Short: "Check the journal's hash chain (exit 0 intact, 1 broken)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			gw, err := dialGateway(cmd.Context(), g)
+			r, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.VerifyAuditReply, error) {
+				return gw.Audit.VerifyAudit(ctx, &palyrav1.VerifyAuditRequest{})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			r, err := gw.Audit.VerifyAudit(ctx, &palyrav1.VerifyAuditRequest{})
-			if err != nil {
-				return gw.fail(err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -103,16 +99,11 @@ func newAuditListCmd(g *globals) *cobra.Command {
 			if limit == 0 {
 				return usageError{errors.New("-n must be at least 1")}
 			}
-			gw, err := dialGateway(cmd.Context(), g)
+			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.ListAuditReply, error) {
+				return gw.Audit.ListAudit(ctx, &palyrav1.ListAuditRequest{Limit: limit})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			reply, err := gw.Audit.ListAudit(ctx, &palyrav1.ListAuditRequest{Limit: limit})
-			if err != nil {
-				return gw.fail(err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {

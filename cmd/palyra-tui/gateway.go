@@ -127,6 +127,24 @@ func call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, callTimeout)
 }
 
+// callGateway dials palyrad, makes one call of rpc within callTimeout and returns its reply,
+// or an error that says what to do.
+func callGateway[T any](cmd *cobra.Command, g *globals, rpc func(context.Context, *gateway) (T, error)) (T, error) {
+	var zero T
+	gw, err := dialGateway(cmd.Context(), g)
+	if err != nil {
+		return zero, err
+	}
+	defer gw.Close()
+	ctx, cancel := call(cmd.Context())
+	defer cancel()
+	reply, err := rpc(ctx, gw)
+	if err != nil {
+		return zero, gw.fail(err)
+	}
+	return reply, nil
+}
+
 // Output helpers shared by the gateway commands.
 
 // writeJSON prints v indented, as every non-streaming --json output is.

@@ -365,16 +365,11 @@ func newInventoryShowCmd(g *globals) *cobra.Command {
 		Short: "Show one device with its capabilities, recent calls and pairing requests",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			gw, err := dialGateway(cmd.Context(), g)
+			detail, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.DeviceDetail, error) {
+				return gw.Inventory.GetDevice(ctx, &palyrav1.GetDeviceRequest{Id: args[0]})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			detail, err := gw.Inventory.GetDevice(ctx, &palyrav1.GetDeviceRequest{Id: args[0]})
-			if err != nil {
-				return gw.fail(err)
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), toDetailJSON(detail))
@@ -534,7 +529,7 @@ func newInventoryRevokeCmd(g *globals) *cobra.Command {
 		Short: "Distrust a device: its certificate is refused and its connection closed at once",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return deviceAction(cmd, g, func(gw *gateway, ctx context.Context) (*palyrav1.Device, error) {
+			return deviceAction(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Device, error) {
 				return gw.Nodes.Revoke(ctx, &palyrav1.RevokeRequest{DeviceId: args[0], Reason: reason})
 			}, func(d *palyrav1.Device) string {
 				return "revoked: " + clean(d.GetRevokedReason())
@@ -551,7 +546,7 @@ func newInventoryRemoveCmd(g *globals) *cobra.Command {
 		Short: "Forget a device (revoking it first if it is trusted)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return deviceAction(cmd, g, func(gw *gateway, ctx context.Context) (*palyrav1.Device, error) {
+			return deviceAction(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Device, error) {
 				return gw.Nodes.Remove(ctx, &palyrav1.RemoveRequest{DeviceId: args[0]})
 			}, func(*palyrav1.Device) string { return "removed" })
 		},
@@ -572,7 +567,7 @@ func newInventoryCapabilityCmd(g *globals) *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("capability %s: want on or off, not %q", args[1], args[2])}
 			}
-			return deviceAction(cmd, g, func(gw *gateway, ctx context.Context) (*palyrav1.Device, error) {
+			return deviceAction(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Device, error) {
 				return gw.Nodes.SetCapabilityAvailability(ctx, &palyrav1.SetCapabilityAvailabilityRequest{
 					DeviceId: args[0], Capability: args[1], Available: available})
 			}, func(*palyrav1.Device) string {
@@ -583,17 +578,10 @@ func newInventoryCapabilityCmd(g *globals) *cobra.Command {
 }
 
 // deviceAction runs one call that changes a device and prints "ID (name): what happened".
-func deviceAction(cmd *cobra.Command, g *globals, act func(*gateway, context.Context) (*palyrav1.Device, error), done func(*palyrav1.Device) string) error {
-	gw, err := dialGateway(cmd.Context(), g)
+func deviceAction(cmd *cobra.Command, g *globals, act func(context.Context, *gateway) (*palyrav1.Device, error), done func(*palyrav1.Device) string) error {
+	d, err := callGateway(cmd, g, act)
 	if err != nil {
 		return err
-	}
-	defer gw.Close()
-	ctx, cancel := call(cmd.Context())
-	defer cancel()
-	d, err := act(gw, ctx)
-	if err != nil {
-		return gw.fail(err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s (%s): %s\n", clean(d.GetId()), clean(d.GetName()), done(d))
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -48,16 +49,11 @@ func newPairCmd(g *globals) *cobra.Command {
 			if qr {
 				req.Method = "qr"
 			}
-			gw, err := dialGateway(cmd.Context(), g)
+			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.MintCodeReply, error) {
+				return gw.Pairing.MintCode(ctx, req)
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			reply, err := gw.Pairing.MintCode(ctx, req)
-			if err != nil {
-				return gw.fail(err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -64,16 +65,11 @@ func newTokensCreateCmd(g *globals) *cobra.Command {
 			if len(perms) == 0 {
 				return usageError{errors.New("create needs at least one --permission: " + permissionsHelp)}
 			}
-			gw, err := dialGateway(cmd.Context(), g)
+			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.CreateTokenReply, error) {
+				return gw.Access.CreateToken(ctx, &palyrav1.CreateTokenRequest{Name: args[0], Permissions: perms})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			reply, err := gw.Access.CreateToken(ctx, &palyrav1.CreateTokenRequest{Name: args[0], Permissions: perms})
-			if err != nil {
-				return gw.fail(err)
 			}
 			// The secret alone on stdout, so `> file` or `$(…)` captures exactly it.
 			fmt.Fprintln(cmd.OutOrStdout(), reply.GetSecret())
@@ -94,16 +90,11 @@ func newTokensListCmd(g *globals) *cobra.Command {
 		Short: "List the scoped tokens, revoked ones included (never their secrets)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			gw, err := dialGateway(cmd.Context(), g)
+			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.ListTokensReply, error) {
+				return gw.Access.ListTokens(ctx, &palyrav1.ListTokensRequest{})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			reply, err := gw.Access.ListTokens(ctx, &palyrav1.ListTokensRequest{})
-			if err != nil {
-				return gw.fail(err)
 			}
 			if asJSON {
 				list := make([]tokenJSON, 0, len(reply.GetTokens()))
@@ -144,16 +135,11 @@ func newTokensRevokeCmd(g *globals) *cobra.Command {
 		Short: "Revoke a scoped token at once",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			gw, err := dialGateway(cmd.Context(), g)
+			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.RevokeTokenReply, error) {
+				return gw.Access.RevokeToken(ctx, &palyrav1.RevokeTokenRequest{Id: args[0]})
+			})
 			if err != nil {
 				return err
-			}
-			defer gw.Close()
-			ctx, cancel := call(cmd.Context())
-			defer cancel()
-			reply, err := gw.Access.RevokeToken(ctx, &palyrav1.RevokeTokenRequest{Id: args[0]})
-			if err != nil {
-				return gw.fail(err)
 			}
 			t := reply.GetToken()
 			fmt.Fprintf(cmd.OutOrStdout(), "token %s (%s) revoked\n", clean(args[0]), clean(t.GetName()))
