@@ -25,7 +25,7 @@ func BenchmarkKeyToView(b *testing.B) {
 	m.cockpit.SetSnapshot(s, t0)
 	m.logs.SetServices(s.Services)
 	m.snap = s
-	keys := []tea.KeyPressMsg{keyPress("5"), keyPress("1")}
+	keys := []tea.KeyPressMsg{cmdtest.Key("5"), cmdtest.Key("1")}
 	i := 0
 	for b.Loop() {
 		next, _ := m.Update(keys[i%len(keys)])

@@ -118,7 +118,7 @@ func (l *live) connected() bool {
 
 func (l *live) press(keys ...string) {
 	for _, k := range keys {
-		l.loop.Go(l.send(keyPress(k)))
+		l.loop.Go(l.send(cmdtest.Key(k)))
 	}
 }
 
@@ -273,7 +273,7 @@ func TestGatewayView(t *testing.T) {
 				l.snapshot(snapshot())
 				l.until("the first lists", l.connected)
 				for _, k := range c.keys {
-					cmd := l.send(keyPress(k))
+					cmd := l.send(cmdtest.Key(k))
 					if k == "p" {
 						l.loop.Go(cmd)
 						l.until("the pairing code", func() bool { return strings.Contains(l.screen(), "482 913") })
@@ -289,9 +289,9 @@ func TestPalettePairs(t *testing.T) {
 	l := newLive(t, 80, 24, admintest.AdminToken)
 	l.snapshot(l.daemonAt(supervisor.StateRunning))
 	l.until("the first lists", l.connected)
-	l.send(keyPress(":"))
+	l.send(cmdtest.Key(":"))
 	l.typeText("pair")
-	l.loop.Go(l.send(keyPress("enter")))
+	l.loop.Go(l.send(cmdtest.Key("enter")))
 	l.until("the pairing code", func() bool { return strings.Contains(l.screen(), "PALYRA_PAIR_CODE=482913") })
 	if l.m.focus != paneInventory {
 		t.Fatalf("focus %d", l.m.focus)

@@ -167,7 +167,7 @@ func (h *harness) keys(names ...string) tea.Cmd {
 	h.t.Helper()
 	var cmd tea.Cmd
 	for _, n := range names {
-		cmd = h.send(keyPress(n))
+		cmd = h.send(cmdtest.Key(n))
 	}
 	return cmd
 }
@@ -195,23 +195,6 @@ func (h *harness) snapshot(s supervisor.Snapshot) {
 	h.m.logs.SetServices(s.Services)
 	h.m.snap = s
 	h.m.palette.SetSuggestions(suggestions(s.Services))
-}
-
-func keyPress(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "shift+tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
-	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
 }
 
 func isQuit(t *testing.T, cmd tea.Cmd) bool {

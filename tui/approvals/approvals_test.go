@@ -96,7 +96,7 @@ func (h *harness) press(names ...string) {
 	h.t.Helper()
 	for _, n := range names {
 		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(keyPress(n))
+		h.m, cmd = h.m.Update(cmdtest.Key(n))
 		h.run(cmd)
 	}
 }
@@ -138,17 +138,6 @@ func (h *harness) lastNotice() status.Msg {
 }
 
 func (h *harness) view() string { return ansi.Strip(h.m.View()) }
-
-func keyPress(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
-}
 
 var sizes = []struct{ w, h int }{{80, 24}, {160, 48}}
 

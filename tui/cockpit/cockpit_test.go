@@ -128,24 +128,9 @@ func newTestModel(snap supervisor.Snapshot, w, h int) (Model, *fakeController, *
 func press(m Model, keys ...string) (Model, tea.Cmd) {
 	var cmd tea.Cmd
 	for _, k := range keys {
-		m, cmd = m.Update(keyPress(k))
+		m, cmd = m.Update(cmdtest.Key(k))
 	}
 	return m, cmd
-}
-
-func keyPress(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
 }
 
 var sizes = []struct{ w, h int }{{80, 24}, {120, 40}}

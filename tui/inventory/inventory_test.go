@@ -125,7 +125,7 @@ func (h *harness) press(names ...string) {
 	h.t.Helper()
 	for _, n := range names {
 		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(keyPress(n))
+		h.m, cmd = h.m.Update(cmdtest.Key(n))
 		h.run(cmd)
 	}
 }
@@ -167,21 +167,6 @@ func (h *harness) lastNotice() status.Msg {
 }
 
 func (h *harness) view() string { return ansi.Strip(h.m.View()) }
-
-func keyPress(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
-}
 
 var sizes = []struct{ w, h int }{{80, 24}, {160, 48}}
 
@@ -473,8 +458,8 @@ func TestResultOfAnAbandonedCallIsANotice(t *testing.T) {
 	h.srv.SetCall(&palyrav1.CapabilityCall{State: "succeeded"})
 	h.press("i", "enter")
 	var cmd tea.Cmd
-	h.m, cmd = h.m.Update(keyPress("enter"))
-	h.m, _ = h.m.Update(keyPress("esc")) // leave before the result arrives
+	h.m, cmd = h.m.Update(cmdtest.Key("enter"))
+	h.m, _ = h.m.Update(cmdtest.Key("esc")) // leave before the result arrives
 	h.run(cmd)
 	if n := h.lastNotice(); n.Text != "system.health on build-box: succeeded" {
 		t.Fatalf("notice = %+v", n)

@@ -114,3 +114,27 @@ func (l *Loop) Next() tea.Msg {
 		return nil
 	}
 }
+
+// keys are the named keys tests press; anything else is the rune it spells.
+var keys = map[string]tea.KeyPressMsg{
+	"enter":     {Code: tea.KeyEnter},
+	"esc":       {Code: tea.KeyEscape},
+	"tab":       {Code: tea.KeyTab},
+	"shift+tab": {Code: tea.KeyTab, Mod: tea.ModShift},
+	"up":        {Code: tea.KeyUp},
+	"down":      {Code: tea.KeyDown},
+	"pgup":      {Code: tea.KeyPgUp},
+	"pgdown":    {Code: tea.KeyPgDown},
+	"end":       {Code: tea.KeyEnd},
+	"ctrl+c":    {Code: 'c', Mod: tea.ModCtrl},
+	"ctrl+s":    {Code: 's', Mod: tea.ModCtrl},
+}
+
+// Key is the key press a test means by k: a name such as "enter" or "ctrl+s", or one
+// character.
+func Key(k string) tea.KeyPressMsg {
+	if msg, ok := keys[k]; ok {
+		return msg
+	}
+	return tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
+}
