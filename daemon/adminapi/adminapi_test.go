@@ -442,3 +442,19 @@ func TestRevokedTokenLosesItsOpenWatch(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthWatchNeedsNoToken(t *testing.T) {
+	f := newServer(t)
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecureCreds()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	watch, err := healthpb.NewHealthClient(conn).Watch(ctxT(t), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil {
+		t.Fatalf("health watch without a token: %v", err)
+	}
+}

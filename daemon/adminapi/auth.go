@@ -85,11 +85,14 @@ func (g guard) ServerOptions() []grpc.ServerOption {
 			return next(ctx, req)
 		}),
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+			if rules[info.FullMethod].open {
+				return next(srv, ss)
+			}
 			ctx, err := g.check(ss.Context(), info.FullMethod)
 			if err != nil {
 				return err
 			}
-			return next(srv, authedStream{ServerStream: ss, ctx: ctx})
+			return next(srv, authedStream{ServerStream: ss, ctx: ctx, guard: g})
 		}),
 	}
 }
@@ -119,15 +122,6 @@ func (g guard) check(ctx context.Context, method string) (context.Context, error
 	return context.WithValue(ctx, principalKey{}, p), nil
 }
 
-// stillValid checks a long-lived stream's token again before it sends more: a token revoked
-// while its watch is open is refused from the next event on.
-func (g guard) stillValid(ctx context.Context) error {
-	if _, err := g.access.Authenticate(bearerToken(ctx)); err != nil {
-		return status.Error(codes.Unauthenticated, "token revoked")
-	}
-	return nil
-}
-
 // refuse logs a refused call, never with the token.
 func (g guard) refuse(ctx context.Context, method, why string) {
 	from := ""
@@ -147,10 +141,20 @@ func bearerToken(ctx context.Context) string {
 	return ""
 }
 
-// authedStream carries the principal into a streaming handler.
+// authedStream carries the principal into a streaming handler, and checks its token again
+// before every message it sends: a token revoked while its watch is open is refused from the
+// next event on.
 type authedStream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx   context.Context
+	guard guard
 }
 
 func (s authedStream) Context() context.Context { return s.ctx }
+
+func (s authedStream) SendMsg(m any) error {
+	if _, err := s.guard.access.Authenticate(bearerToken(s.ctx)); err != nil {
+		return status.Error(codes.Unauthenticated, "token revoked")
+	}
+	return s.ServerStream.SendMsg(m)
+}
