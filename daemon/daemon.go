@@ -55,7 +55,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine := approvals.New(cfg.Store)
+	engine := approvals.New(cfg.Store, cfg.Logger.With("subsystem", "approvals"))
 	codes := pairing.New(cfg.Store, cfg.Logger.With("subsystem", "pairing"))
 	runtime, err := nodes.New(nodes.Config{
 		Store: cfg.Store, CA: ca, Pairing: codes, Approvals: engine, Logger: cfg.Logger.With("subsystem", "nodes"),

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
@@ -68,7 +70,7 @@ func toApprovalJSON(a *palyrav1.Approval) approvalJSON {
 }
 
 func newApprovalsCmd(g *globals) *cobra.Command {
-	verbs := "list, show, approve, deny, watch or request"
+	verbs := "list, show, approve, deny, watch, request or wait"
 	cmd := &cobra.Command{
 		Use:   "approvals",
 		Short: "List, show and decide approvals; watch them; request one from a script",
@@ -84,6 +86,7 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 		newApprovalsDenyCmd(g),
 		newApprovalsWatchCmd(g),
 		newApprovalsRequestCmd(g),
+		newApprovalsWaitCmd(g),
 	)
 	return cmd
 }
@@ -92,6 +95,7 @@ func newApprovalsListCmd(g *globals) *cobra.Command {
 	var (
 		state  string
 		all    bool
+		limit  int
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -102,30 +106,38 @@ func newApprovalsListCmd(g *globals) *cobra.Command {
 			if all && cmd.Flags().Changed("state") {
 				return usageError{errors.New("--all lists every state; leave out --state")}
 			}
+			if limit < 0 {
+				return usageError{errors.New("--limit must be 0 (everything) or more")}
+			}
 			if all {
 				state = ""
 			}
-			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.ListApprovalsReply, error) {
-				return gw.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{State: state})
+			list, more, err := collectPages(cmd, g, limit, func(ctx context.Context, gw *gateway, size uint32, token string) ([]*palyrav1.Approval, string, error) {
+				reply, err := gw.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{State: state, PageSize: size, PageToken: token})
+				return reply.GetApprovals(), reply.GetNextPageToken(), err
 			})
 			if err != nil {
 				return err
 			}
+			if more {
+				fmt.Fprintf(cmd.ErrOrStderr(), "palyra-tui: the newest %d shown; more exist: --limit 0 lists them all\n", limit)
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				list := make([]approvalJSON, 0, len(reply.GetApprovals()))
-				for _, a := range reply.GetApprovals() {
-					list = append(list, toApprovalJSON(a))
+				out := make([]approvalJSON, 0, len(list))
+				for _, a := range list {
+					out = append(out, toApprovalJSON(a))
 				}
-				return writeJSON(out, list)
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
-			printApprovals(out, reply.GetApprovals(), state, time.Now())
+			printApprovals(out, list, state, time.Now())
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&state, "state", "pending", "only approvals in this state: pending, approved, denied, timed_out")
 	f.BoolVar(&all, "all", false, "approvals in every state")
+	f.IntVar(&limit, "limit", 200, "at most this many, the newest; 0 for all")
 	f.BoolVar(&asJSON, "json", false, "print JSON (documented in the README)")
 	return cmd
 }
@@ -318,12 +330,13 @@ func newApprovalsWatchCmd(g *globals) *cobra.Command {
 	}
 }
 
-// requestGrace is how much longer than the approval's own expiry the client waits for
-// palyrad to report the outcome.
-const requestGrace = 30 * time.Second
-
-// defaultRequestTTL is the server's default wait for a decision.
-const defaultRequestTTL = 10 * time.Minute
+// The wait for a decision: each WaitApproval call's own wait, and the back-off while palyrad
+// does not answer (a restart), between the first and the longest pause.
+const (
+	waitCall       = time.Minute
+	waitRetryFirst = 250 * time.Millisecond
+	waitRetryMax   = 2 * time.Second
+)
 
 func newApprovalsRequestCmd(g *globals) *cobra.Command {
 	var (
@@ -333,6 +346,9 @@ func newApprovalsRequestCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "request --subject S --risk R --summary TEXT",
 		Short: "Ask the operator for an approval and wait: exit 0 approved, 1 denied or timed out",
+		Long: "request prints the approval's id as soon as it exists, then waits for the decision, across\n" +
+			"restarts of palyrad. If it is interrupted, `palyra-tui approvals wait ID` waits on. With --json\n" +
+			"it prints one JSON line as the approval is stored (state pending) and one when it is settled.",
 		Example: "  palyra-tui approvals request --subject deploy/prod --risk high \\\n" +
 			"      --summary 'deploy build 412 to prod' --ttl 15m && ./deploy.sh",
 		Args: exactArgs(0),
@@ -346,38 +362,22 @@ func newApprovalsRequestCmd(g *globals) *cobra.Command {
 			if req.TtlMs, err = durationMs(cmd, "ttl"); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			gw, err := dialGateway(ctx, g)
+			a, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Approval, error) {
+				return gw.Approvals.RequestApproval(ctx, &req)
+			})
 			if err != nil {
 				return err
 			}
-			defer gw.Close()
-			wait := defaultRequestTTL
-			if req.TtlMs > 0 {
-				wait = time.Duration(req.TtlMs) * time.Millisecond
-			}
-			ctx, cancel := context.WithTimeout(ctx, wait+requestGrace)
-			defer cancel()
-			a, err := gw.Approvals.RequestApproval(ctx, &req)
-			if err != nil {
-				if ctx.Err() == context.Canceled {
-					return errors.New("interrupted; the request stays pending until it expires")
-				}
-				return gw.fail(err)
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if err := writeJSON(out, toApprovalJSON(a)); err != nil {
+			report := approvalReporter(cmd.OutOrStdout(), asJSON)
+			if a.GetState() == "pending" {
+				if err := report(a); err != nil {
 					return err
 				}
-			} else {
-				fmt.Fprintf(out, "%s %s\n", clean(a.GetId()), decisionText(a))
+				if a, err = awaitDecision(cmd, g, a); err != nil {
+					return err
+				}
 			}
-			if a.GetState() != "approved" {
-				return &exitError{code: exitFailure, err: errors.New("")}
-			}
-			return nil
+			return settled(a, report)
 		},
 	}
 	f := cmd.Flags()
@@ -386,7 +386,116 @@ func newApprovalsRequestCmd(g *globals) *cobra.Command {
 	f.StringVar(&req.Risk, "risk", "", "low, medium, high or critical (required)")
 	f.StringVar(&req.Summary, "summary", "", "one line for the operator (required)")
 	f.StringVar(&req.Details, "details", "", "more for the detail view, often JSON")
-	f.Duration("ttl", 0, "how long to wait for a decision (default 10m)")
-	f.BoolVar(&asJSON, "json", false, "print the decided approval as JSON")
+	f.Duration("ttl", 0, "how long to wait for a decision, 30s to 24h (default 10m)")
+	f.BoolVar(&asJSON, "json", false, "print the approval as JSON lines")
 	return cmd
+}
+
+func newApprovalsWaitCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "wait ID",
+		Short: "Wait for an approval's decision: exit 0 approved, 1 denied or timed out",
+		Long: "wait waits until the approval is decided or times out, across restarts of palyrad, and\n" +
+			"prints the outcome (with --json, the approval as one JSON line).",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := awaitDecision(cmd, g, &palyrav1.Approval{Id: args[0], State: "pending"})
+			if err != nil {
+				return err
+			}
+			return settled(a, approvalReporter(cmd.OutOrStdout(), asJSON))
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the approval as one JSON line")
+	return cmd
+}
+
+// approvalReporter prints an approval as one line: "ap-7 pending: deploy…" or a JSON object.
+func approvalReporter(w io.Writer, asJSON bool) func(*palyrav1.Approval) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return func(a *palyrav1.Approval) error {
+		if asJSON {
+			return enc.Encode(toApprovalJSON(a))
+		}
+		text := decisionText(a)
+		if a.GetState() == "pending" {
+			text = "pending: waiting for a decision (`palyra-tui approvals wait " + clean(a.GetId()) + "` waits on if this is interrupted)"
+		}
+		_, err := fmt.Fprintf(w, "%s %s\n", clean(a.GetId()), text)
+		return err
+	}
+}
+
+// settled reports a settled approval; anything but approved exits 1.
+func settled(a *palyrav1.Approval, report func(*palyrav1.Approval) error) error {
+	if err := report(a); err != nil {
+		return err
+	}
+	if a.GetState() != "approved" {
+		return &exitError{code: exitFailure, err: errors.New("")}
+	}
+	return nil
+}
+
+// awaitDecision waits until approval a is settled. palyrad not answering (restarting, or
+// moved to another port) is waited out, dialling again through the supervisor each time,
+// until the approval's expiry is well past.
+func awaitDecision(cmd *cobra.Command, g *globals, a *palyrav1.Approval) (*palyrav1.Approval, error) {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	id := a.GetId()
+	giveUp := time.Time{}
+	if ms := a.GetExpiresUnixMs(); ms != 0 {
+		giveUp = time.UnixMilli(ms).Add(waitCall)
+	}
+	retry := waitRetryFirst
+	for {
+		got, err := waitOnce(ctx, g, id)
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("interrupted; %s stays pending until it is decided or expires: `palyra-tui approvals wait %s` waits on", clean(id), clean(id))
+		case err == nil && got.GetState() != "pending":
+			return got, nil
+		case err == nil:
+			giveUp, retry = time.UnixMilli(got.GetExpiresUnixMs()).Add(waitCall), waitRetryFirst
+			continue
+		case !errors.Is(err, errGatewayDown):
+			return nil, err
+		case !giveUp.IsZero() && time.Now().After(giveUp):
+			return nil, fmt.Errorf("%w; %s may have been decided meanwhile: `palyra-tui approvals wait %s`", err, clean(id), clean(id))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(retry):
+			retry = min(2*retry, waitRetryMax)
+		}
+	}
+}
+
+// errGatewayDown marks a wait that palyrad did not answer: worth trying again.
+var errGatewayDown = errors.New("palyrad is not answering")
+
+// waitOnce makes one WaitApproval call on a fresh connection, so a palyrad that came back on
+// another port is found again.
+func waitOnce(ctx context.Context, g *globals, id string) (*palyrav1.Approval, error) {
+	gw, err := dialGateway(ctx, g)
+	if err != nil {
+		if errors.Is(err, errDaemonNotRunning) {
+			return nil, fmt.Errorf("%w: %w", errGatewayDown, err)
+		}
+		return nil, err
+	}
+	defer gw.Close()
+	callCtx, cancel := context.WithTimeout(ctx, waitCall+callTimeout)
+	defer cancel()
+	a, err := gw.Approvals.WaitApproval(callCtx, &palyrav1.WaitApprovalRequest{Id: id, WaitMs: waitCall.Milliseconds()})
+	if st, ok := status.FromError(err); ok && err != nil && (st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: %w", errGatewayDown, gw.fail(err))
+	}
+	if err != nil {
+		return nil, gw.fail(err)
+	}
+	return a, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -49,9 +50,26 @@ func TestApprovalsList(t *testing.T) {
 	if len(reqs) != 3 {
 		t.Fatalf("%d list calls, want 3", len(reqs))
 	}
-	for i, want := range []*palyrav1.ListApprovalsRequest{{State: "pending"}, {}, {State: "denied"}} {
+	for i, want := range []*palyrav1.ListApprovalsRequest{{State: "pending", PageSize: 200}, {PageSize: 200}, {State: "denied", PageSize: 200}} {
 		checkRequest(t, reqs[i], want)
 	}
+}
+
+func TestApprovalsListSaysWhenMoreExist(t *testing.T) {
+	f := newFakeAdmin(t)
+	f.reply(palyrav1.ApprovalsService_ListApprovals_FullMethodName, &palyrav1.ListApprovalsReply{
+		Approvals: []*palyrav1.Approval{pendingApproval("ap-8"), pendingApproval("ap-7")}, NextPageToken: "7"})
+	o := f.run(t, "approvals", "list", "--all", "--json", "--limit", "2")
+	o.expect(t, exitOK)
+	if !strings.Contains(o.stderr, "the newest 2 shown; more exist: --limit 0 lists them all") {
+		t.Errorf("stderr %q, want a note that more exist", o.stderr)
+	}
+	var list []approvalJSON
+	if err := json.Unmarshal([]byte(o.stdout), &list); err != nil || len(list) != 2 {
+		t.Fatalf("stdout %q: %v", o.stdout, err)
+	}
+	checkRequest(t, f.got(palyrav1.ApprovalsService_ListApprovals_FullMethodName)[0], &palyrav1.ListApprovalsRequest{PageSize: 2})
+	f.run(t, "approvals", "list", "--limit", "-1").expect(t, exitUsage, "--limit")
 }
 
 func TestApprovalsListJSON(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -88,38 +89,40 @@ func newAuditVerifyCmd(g *globals) *cobra.Command {
 
 func newAuditListCmd(g *globals) *cobra.Command {
 	var (
-		limit  uint32
+		limit  int
 		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "Print the newest journal entries, oldest first",
+		Short: "Print the newest journal entries, oldest first (-n 0: the whole journal)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit == 0 {
-				return usageError{errors.New("-n must be at least 1")}
+			if limit < 0 {
+				return usageError{errors.New("-n must be 0 (everything) or more")}
 			}
-			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.ListAuditReply, error) {
-				return gw.Audit.ListAudit(ctx, &palyrav1.ListAuditRequest{Limit: limit})
+			entries, _, err := collectPages(cmd, g, limit, func(ctx context.Context, gw *gateway, size uint32, token string) ([]*palyrav1.AuditEntry, string, error) {
+				reply, err := gw.Audit.ListAudit(ctx, &palyrav1.ListAuditRequest{PageSize: size, PageToken: token})
+				return reply.GetEntries(), reply.GetNextPageToken(), err
 			})
 			if err != nil {
 				return err
 			}
+			slices.Reverse(entries) // pages come newest first; a journal reads oldest first
 			out := cmd.OutOrStdout()
 			if asJSON {
-				list := make([]auditEntryJSON, 0, len(reply.GetEntries()))
-				for _, e := range reply.GetEntries() {
+				list := make([]auditEntryJSON, 0, len(entries))
+				for _, e := range entries {
 					list = append(list, auditEntryJSON{Seq: e.GetSeq(), UnixMs: e.GetUnixMs(), Kind: e.GetKind(),
 						Actor: e.GetActor(), Subject: e.GetSubject(), Detail: e.GetDetail(), Hash: e.GetHash()})
 				}
 				return writeJSON(out, list)
 			}
-			if len(reply.GetEntries()) == 0 {
+			if len(entries) == 0 {
 				fmt.Fprintln(out, "the audit journal is empty")
 				return nil
 			}
 			// One line per entry, unaligned, so a long detail is never cut: this is a record.
-			for _, e := range reply.GetEntries() {
+			for _, e := range entries {
 				fmt.Fprintf(out, "%6d  %s  %s  %s  %s  %s\n", e.GetSeq(),
 					fromUnixMs(e.GetUnixMs()).Local().Format("2006-01-02 15:04:05"), clean(e.GetKind()),
 					clean(e.GetActor()), clean(e.GetSubject()), textsafe.Clean(e.GetDetail()))
@@ -127,7 +130,7 @@ func newAuditListCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Uint32VarP(&limit, "lines", "n", 50, "how many of the newest entries")
+	cmd.Flags().IntVarP(&limit, "lines", "n", 50, "how many of the newest entries; 0 for all")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (documented in the README)")
 	return cmd
 }

@@ -39,9 +39,10 @@ func TestAuditVerifyBroken(t *testing.T) {
 
 func TestAuditList(t *testing.T) {
 	f := newFakeAdmin(t)
+	// Pages come newest first; the journal prints oldest first.
 	f.reply(palyrav1.AuditService_ListAudit_FullMethodName, &palyrav1.ListAuditReply{Entries: []*palyrav1.AuditEntry{
-		{Seq: 976, UnixMs: 1790000000000, Kind: "pairing.code_minted", Actor: "admin", Subject: "3f9c0a1b2c4d", Detail: "pin until …", Hash: "aa"},
 		{Seq: 977, UnixMs: 1790000001000, Kind: "approval.decided", Actor: "admin", Subject: "ap-7", Detail: "denied:\x1b[2J\nnope", Hash: "bb"},
+		{Seq: 976, UnixMs: 1790000000000, Kind: "pairing.code_minted", Actor: "admin", Subject: "3f9c0a1b2c4d", Detail: "pin until …", Hash: "aa"},
 	}})
 	o := f.run(t, "audit", "list", "-n", "2", "--json")
 	o.expect(t, exitOK)
@@ -56,9 +57,10 @@ func TestAuditList(t *testing.T) {
 		t.Errorf("output:\n%q", o.stdout)
 	}
 	reqs := f.got(palyrav1.AuditService_ListAudit_FullMethodName)
-	checkRequest(t, reqs[0], &palyrav1.ListAuditRequest{Limit: 2})
-	checkRequest(t, reqs[1], &palyrav1.ListAuditRequest{Limit: 50})
+	checkRequest(t, reqs[0], &palyrav1.ListAuditRequest{PageSize: 2})
+	checkRequest(t, reqs[1], &palyrav1.ListAuditRequest{PageSize: 50})
 
-	f.run(t, "audit", "list", "-n", "0").expect(t, exitUsage, "-n")
+	f.run(t, "audit", "list", "-n", "0").expect(t, exitOK)
+	checkRequest(t, f.got(palyrav1.AuditService_ListAudit_FullMethodName)[2], &palyrav1.ListAuditRequest{PageSize: maxPage})
 	f.run(t, "audit", "list", "-n", "-3").expect(t, exitUsage, "-n")
 }

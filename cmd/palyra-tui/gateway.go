@@ -34,6 +34,9 @@ const tableWidth = 80
 // startDaemonHint is what to do when palyrad does not answer.
 const startDaemonHint = "start it with `palyra-tui services start daemon`"
 
+// errDaemonNotRunning says the supervisor reports no running palyrad to reach.
+var errDaemonNotRunning = errors.New("palyrad is not running: " + startDaemonHint)
+
 func addGatewayFlags(root *cobra.Command, g *globals) {
 	f := root.PersistentFlags()
 	f.StringVar(&g.gateway, "gateway", os.Getenv(gatewayEnv),
@@ -80,7 +83,7 @@ func supervisedAdminAddr(ctx context.Context, cfg stack.Config) (string, error) 
 	}
 	if _, port, err := net.SplitHostPort(cfg.AdminAddr); err == nil && port == "0" {
 		// A free port chosen at start is known only from a running supervisor.
-		return "", errors.New("palyrad is not running: " + startDaemonHint)
+		return "", errDaemonNotRunning
 	}
 	return cfg.AdminAddr, nil
 }
@@ -303,4 +306,40 @@ func durationMs(cmd *cobra.Command, name string) (int64, error) {
 		return 0, usageError{fmt.Errorf("--%s %s: want a positive duration like 10m", name, d)}
 	}
 	return d.Milliseconds(), nil
+}
+
+// maxPage is the largest page the gateway commands ask for.
+const maxPage = 500
+
+// collectPages dials palyrad and gathers up to limit items (0: all of them), newest first, a
+// page at a time from fetch, each page within its own callTimeout. more says that limit cut
+// the list short.
+func collectPages[T any](cmd *cobra.Command, g *globals, limit int,
+	fetch func(ctx context.Context, gw *gateway, size uint32, token string) ([]T, string, error)) (items []T, more bool, err error) {
+	gw, err := dialGateway(cmd.Context(), g)
+	if err != nil {
+		return nil, false, err
+	}
+	defer gw.Close()
+	token := ""
+	for {
+		size := maxPage
+		if limit > 0 {
+			size = min(size, limit-len(items))
+		}
+		ctx, cancel := call(cmd.Context())
+		page, next, err := fetch(ctx, gw, uint32(size), token)
+		cancel()
+		if err != nil {
+			return nil, false, gw.fail(err)
+		}
+		items = append(items, page...)
+		if limit > 0 && len(items) >= limit {
+			return items[:limit], next != "", nil
+		}
+		if next == "" {
+			return items, false, nil
+		}
+		token = next
+	}
 }

@@ -3,6 +3,7 @@ package access
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,7 +66,7 @@ func TestUnknownEmptyAndRevokedTokensAreRefusedAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Revoke(tok.ID); err != nil {
+	if _, err := a.Revoke(tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, bearer := range []string{"", "pt_nope", secret, secret + "x", "pa_the-admin-token-of-this-test-00000000"} {
@@ -73,7 +74,7 @@ func TestUnknownEmptyAndRevokedTokensAreRefusedAlike(t *testing.T) {
 			t.Errorf("Authenticate(%q) = %v, want ErrUnauthenticated", bearer, err)
 		}
 	}
-	if err := a.Revoke("nosuchid"); err == nil || !strings.Contains(err.Error(), `no token "nosuchid"`) {
+	if _, err := a.Revoke("nosuchid"); err == nil || !strings.Contains(err.Error(), `no token "nosuchid"`) {
 		t.Errorf("revoke unknown: %v", err)
 	}
 	list, err := a.List()
@@ -81,7 +82,7 @@ func TestUnknownEmptyAndRevokedTokensAreRefusedAlike(t *testing.T) {
 		t.Fatalf("list %+v, %v", list, err)
 	}
 	first := list[0].RevokedAt
-	if err := a.Revoke(tok.ID); err != nil {
+	if _, err := a.Revoke(tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ := a.List(); !list[0].RevokedAt.Equal(first) {
@@ -181,4 +182,47 @@ func BenchmarkAuthenticate(b *testing.B) {
 			a.Authenticate(secret)
 		}
 	})
+}
+
+func TestTokenNamesAreUniqueAmongLiveTokensAndAdminIsReserved(t *testing.T) {
+	a, _, _ := newAccess(t)
+	for _, name := range []string{"admin", "ADMIN", "", "two words", "ci\x1b[2J", strings.Repeat("n", MaxNameLen+1)} {
+		if _, _, err := a.Create(name, []Permission{ObservabilityRead}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Create(%q) = %v, want ErrInvalid", name, err)
+		}
+	}
+	_, first, err := a.Create("ci", []Permission{ObservabilityRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Create("ci", []Permission{ApprovalsDecide}); !errors.Is(err, store.ErrNameTaken) {
+		t.Fatalf("a second live token named ci: %v, want ErrNameTaken", err)
+	}
+	if _, err := a.Revoke(first.ID); err != nil {
+		t.Fatal(err)
+	}
+	secret, second, err := a.Create("ci", []Permission{ObservabilityRead})
+	if err != nil {
+		t.Fatalf("the name of a revoked token: %v", err)
+	}
+	p, err := a.Authenticate(secret)
+	if err != nil || p.Actor() != "ci#"+second.ID || p.Actor() == TokenActor("ci", first.ID) {
+		t.Fatalf("actor %q, %v; want ci#%s, unlike its predecessor's", p.Actor(), err, second.ID)
+	}
+	admin, _ := a.Authenticate("pa_the-admin-token-of-this-test-000000000")
+	if admin.Actor() != AdminName {
+		t.Fatalf("the admin's actor is %q", admin.Actor())
+	}
+}
+
+func TestLiveTokensAreBounded(t *testing.T) {
+	a, _, _ := newAccess(t)
+	for i := range MaxLiveTokens {
+		if _, _, err := a.Create(fmt.Sprint("t", i), []Permission{ObservabilityRead}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := a.Create("one-more", []Permission{ObservabilityRead}); !errors.Is(err, store.ErrTooMany) {
+		t.Fatalf("token %d: %v, want ErrTooMany", MaxLiveTokens+1, err)
+	}
 }

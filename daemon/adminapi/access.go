@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -35,10 +36,15 @@ func (s accessServer) CreateToken(ctx context.Context, req *palyrav1.CreateToken
 		perms[i] = access.Permission(p)
 	}
 	secret, t, err := s.cfg.Access.Create(req.GetName(), perms)
-	if err != nil {
+	switch {
+	case errors.Is(err, access.ErrInvalid):
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, store.ErrNameTaken):
+		return nil, status.Errorf(codes.AlreadyExists, "a valid token is named %q already: choose another name, or revoke that one first", req.GetName())
+	case err != nil:
+		return nil, statusOf(err)
 	}
-	s.audit("token.created", principalFrom(ctx).Name, t.ID, t.Name+": "+strings.Join(t.Permissions, ","))
+	s.audit("token.created", principalFrom(ctx).Actor(), access.TokenActor(t.Name, t.ID), strings.Join(t.Permissions, ","))
 	return &palyrav1.CreateTokenReply{Token: tokenProto(t), Secret: secret}, nil
 }
 
@@ -54,21 +60,20 @@ func (s accessServer) ListTokens(context.Context, *palyrav1.ListTokensRequest) (
 	return reply, nil
 }
 
+// RevokeToken revokes a token and ends the grants it was given: a later token of the same
+// name starts with none.
 func (s accessServer) RevokeToken(ctx context.Context, req *palyrav1.RevokeTokenRequest) (*palyrav1.RevokeTokenReply, error) {
-	if err := s.cfg.Access.Revoke(req.GetId()); err != nil {
+	t, err := s.cfg.Access.Revoke(req.GetId())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, status.Error(codes.NotFound, err.Error())
-	}
-	s.audit("token.revoked", principalFrom(ctx).Name, req.GetId(), "")
-	tokens, err := s.cfg.Access.List()
-	if err != nil {
+	case err != nil:
 		return nil, statusOf(err)
 	}
-	for _, t := range tokens {
-		if t.ID == req.GetId() {
-			return &palyrav1.RevokeTokenReply{Token: tokenProto(t)}, nil
-		}
-	}
-	return &palyrav1.RevokeTokenReply{}, nil
+	actor := access.TokenActor(t.Name, t.ID)
+	s.cfg.Approvals.ForgetRequester(actor)
+	s.audit("token.revoked", principalFrom(ctx).Actor(), actor, "")
+	return &palyrav1.RevokeTokenReply{Token: tokenProto(t)}, nil
 }
 
 func tokenProto(t store.Token) *palyrav1.Token {

@@ -47,13 +47,15 @@ type Config struct {
 
 // API holds the services.
 type API struct {
-	cfg   Config
-	guard guard
+	cfg      Config
+	guard    guard
+	requests *rateLimit // RequestApproval, per token
 }
 
 // New returns the API over cfg.
 func New(cfg Config) *API {
-	return &API{cfg: cfg, guard: guard{access: cfg.Access, log: cfg.Logger}}
+	return &API{cfg: cfg, guard: guard{access: cfg.Access, log: cfg.Logger},
+		requests: newRateLimit(requestsPerMinute, requestBurst)}
 }
 
 // ServerOptions are the options the gRPC server must be built with: the token guard.
@@ -93,6 +95,12 @@ func statusOf(err error) error {
 		code = codes.InvalidArgument
 	case errors.Is(err, store.ErrAlreadyDecided), errors.Is(err, store.ErrApprovalExpired), errors.Is(err, nodes.ErrUnavailable):
 		code = codes.FailedPrecondition
+	case errors.Is(err, store.ErrTooManyPending), errors.Is(err, store.ErrTooMany):
+		code = codes.ResourceExhausted
+	case errors.Is(err, store.ErrDiskFull):
+		// The write was refused whole; nothing is half-done, and the same call succeeds once
+		// space is freed.
+		return status.Error(codes.ResourceExhausted, "palyrad cannot save this: "+err.Error()+"; free space on that file system and try again")
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):

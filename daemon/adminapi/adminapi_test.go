@@ -79,7 +79,7 @@ func newServer(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	engine := approvals.New(st)
+	engine := approvals.New(st, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go engine.Run(ctx)
@@ -240,7 +240,7 @@ func TestSecondDeciderIsToldWhoWon(t *testing.T) {
 		case codes.OK:
 			won++
 		case codes.FailedPrecondition:
-			if !regexp.MustCompile(`already (approved \(once\) by alice|denied by bob: no)`).MatchString(err.Error()) {
+			if !regexp.MustCompile(`already (approved \(once\) by alice#[0-9a-f]{12}|denied by bob#[0-9a-f]{12}: no)$`).MatchString(err.Error()) {
 				t.Errorf("the loser is not told who won: %v", err)
 			}
 		default:
@@ -262,28 +262,41 @@ func TestSecondDeciderIsToldWhoWon(t *testing.T) {
 func ask(t testing.TB, f *fixture, subject string) store.Approval {
 	t.Helper()
 	a, err := f.store.CreateApproval(store.Approval{SubjectType: approvals.External, SubjectID: subject, Risk: "medium",
-		Requester: "ci", Summary: "deploy " + subject, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+		Requester: "ci", Summary: "deploy " + subject, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, approvals.MaxPendingPerRequester)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
 
-func TestRequestApprovalWaitsForTheOperator(t *testing.T) {
+func TestRequestApprovalAnswersAtOnceAndWaitApprovalWaits(t *testing.T) {
 	f := newServer(t)
 	ctx := ctxT(t)
 	admin := f.client(t, adminToken)
-	ci := f.scoped(t, "ci", access.ObservabilityRead)
+	secret, tok, err := f.access.Create("ci", []access.Permission{access.ObservabilityRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := f.client(t, secret)
 
 	watch, err := admin.Approvals.WatchApprovals(ctx, &palyrav1.WatchApprovalsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	asked, err := ci.Approvals.RequestApproval(ctx, &palyrav1.RequestApprovalRequest{
+		SubjectType: approvals.External, SubjectId: "release-42", Risk: "high", Summary: "ship release 42",
+	})
+	if err != nil || asked.GetState() != store.ApprovalPending || asked.GetRequester() != "ci#"+tok.ID {
+		t.Fatalf("RequestApproval = %v, %v; want it pending at once, asked by ci#%s", asked, err, tok.ID)
+	}
+	// Nothing decided: the wait ends with the approval as it stands.
+	still, err := ci.Approvals.WaitApproval(ctx, &palyrav1.WaitApprovalRequest{Id: asked.GetId(), WaitMs: 50})
+	if err != nil || still.GetState() != store.ApprovalPending {
+		t.Fatalf("a short wait: %v, %v; want still pending", still, err)
+	}
 	answered := make(chan *palyrav1.Approval, 1)
 	go func() {
-		a, err := ci.Approvals.RequestApproval(ctx, &palyrav1.RequestApprovalRequest{
-			SubjectType: approvals.External, SubjectId: "release-42", Risk: "high", Summary: "ship release 42",
-		})
+		a, err := ci.Approvals.WaitApproval(ctx, &palyrav1.WaitApprovalRequest{Id: asked.GetId()})
 		if err != nil {
 			t.Error(err)
 		}
@@ -291,15 +304,15 @@ func TestRequestApprovalWaitsForTheOperator(t *testing.T) {
 	}()
 	// The request may land before the watch subscribes ("pending") or after ("requested").
 	ev, err := watch.Recv()
-	if err != nil || (ev.GetKind() != "requested" && ev.GetKind() != "pending") || ev.GetApproval().GetRequester() != "ci" {
-		t.Fatalf("watch saw %v, %v; want the request from ci", ev, err)
+	if err != nil || (ev.GetKind() != "requested" && ev.GetKind() != "pending") || ev.GetApproval().GetId() != asked.GetId() {
+		t.Fatalf("watch saw %v, %v; want the request", ev, err)
 	}
 	if _, err := admin.Approvals.Decide(ctx, &palyrav1.DecideRequest{Id: ev.GetApproval().GetId(), Approve: true, Scope: "ttl", GrantMs: 60_000}); err != nil {
 		t.Fatal(err)
 	}
 	a := <-answered
 	if a.GetState() != store.ApprovalApproved || a.GetDecider() != "admin" || a.GetScope() != "ttl" {
-		t.Fatalf("requester got %v", a)
+		t.Fatalf("waiter got %v", a)
 	}
 	if ev, err := watch.Recv(); err != nil || ev.GetKind() != "decided" {
 		t.Fatalf("watch then saw %v, %v; want the decision", ev, err)
@@ -352,11 +365,11 @@ func TestMintedCodeCarriesWhereAndWhomToTrust(t *testing.T) {
 	}
 	wantCode(t, errOf(admin.Pairing.MintCode(ctx, &palyrav1.MintCodeRequest{TtlMs: 1000})), codes.InvalidArgument, "a 1 s code")
 
-	entries, err := f.store.AuditTail(10)
+	page, err := f.store.Audit(0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
+	for _, e := range page.Entries {
 		if strings.Contains(e.Detail, code.GetSecret()) {
 			t.Fatalf("the code's secret is in the audit journal: %+v", e)
 		}
@@ -390,8 +403,8 @@ func TestRevokedTokenIsRefusedAtOnce(t *testing.T) {
 	if err != nil || !verify.GetOk() || verify.GetChecked() < 2 {
 		t.Fatalf("audit after create and revoke: %v, %v", verify, err)
 	}
-	tail, err := admin.Audit.ListAudit(ctx, &palyrav1.ListAuditRequest{Limit: 2})
-	if err != nil || len(tail.GetEntries()) != 2 || tail.GetEntries()[1].GetKind() != "token.revoked" {
+	tail, err := admin.Audit.ListAudit(ctx, &palyrav1.ListAuditRequest{PageSize: 2})
+	if err != nil || len(tail.GetEntries()) != 2 || tail.GetEntries()[0].GetKind() != "token.revoked" {
 		t.Fatalf("audit tail: %v, %v", tail, err)
 	}
 }
@@ -399,11 +412,15 @@ func TestRevokedTokenIsRefusedAtOnce(t *testing.T) {
 func TestNodeVerbsNameTheOperator(t *testing.T) {
 	f := newServer(t)
 	ctx := ctxT(t)
-	ops := f.scoped(t, "oncall", access.TrustOperate)
+	secret, tok, err := f.access.Create("oncall", []access.Permission{access.TrustOperate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := f.client(t, secret)
 	if _, err := ops.Nodes.Revoke(ctx, &palyrav1.RevokeRequest{DeviceId: "dev-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.nodes.revoked; len(got) != 1 || got[0] != "dev-1 revoked by operator by oncall" {
+	if got := f.nodes.revoked; len(got) != 1 || got[0] != "dev-1 revoked by operator by oncall#"+tok.ID {
 		t.Fatalf("runtime saw %v", got)
 	}
 	wantCode(t, errOf(ops.Inventory.GetDevice(ctx, &palyrav1.GetDeviceRequest{Id: "dev-x"})), codes.PermissionDenied, "trust.operate token reading the inventory")

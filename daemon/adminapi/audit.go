@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
 
@@ -12,17 +15,31 @@ type auditServer struct {
 	palyrav1.UnimplementedAuditServiceServer
 }
 
+// The pages of ListAudit: entries are bounded (daemon/store cuts their text), so a page of the
+// largest size stays far below a message's limit.
+const (
+	defaultAuditPage = 200
+	maxAuditPage     = 1000
+)
+
 func (s auditServer) ListAudit(_ context.Context, req *palyrav1.ListAuditRequest) (*palyrav1.ListAuditReply, error) {
-	limit := int(req.GetLimit())
-	if limit == 0 {
-		limit = defaultListLimit
+	size := int(req.GetPageSize())
+	switch {
+	case size == 0:
+		size = defaultAuditPage
+	case size > maxAuditPage:
+		return nil, status.Errorf(codes.InvalidArgument, "page_size %d: at most %d", size, maxAuditPage)
 	}
-	entries, err := s.cfg.Store.AuditTail(limit)
+	before, err := parsePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.cfg.Store.Audit(before, size)
 	if err != nil {
 		return nil, statusOf(err)
 	}
-	reply := &palyrav1.ListAuditReply{}
-	for _, e := range entries {
+	reply := &palyrav1.ListAuditReply{NextPageToken: pageToken(page.Next)}
+	for _, e := range page.Entries {
 		reply.Entries = append(reply.Entries, &palyrav1.AuditEntry{
 			Seq: e.Seq, UnixMs: unixMs(e.At), Kind: e.Kind, Actor: e.Actor, Subject: e.Subject,
 			Detail: e.Detail, Hash: hex.EncodeToString(e.Hash[:]),

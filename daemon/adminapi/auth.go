@@ -35,6 +35,7 @@ var rules = map[string]rule{
 	"/palyra.v1.AccessService/ListTokens":         {adminOnly: true},
 	"/palyra.v1.AccessService/RevokeToken":        {adminOnly: true},
 	"/palyra.v1.ApprovalsService/RequestApproval": {anyToken: true},
+	"/palyra.v1.ApprovalsService/WaitApproval":    {anyToken: true}, // its own requests; others need observability.read
 
 	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {permission: access.ObservabilityRead},
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {permission: access.ObservabilityRead},
@@ -131,11 +132,15 @@ func (g guard) refuse(ctx context.Context, method, why string) {
 	g.log.Warn("admin call refused", "method", method, "reason", why, "peer", from)
 }
 
+// bearerToken is the token of the call's "authorization: Bearer TOKEN" header. The scheme is
+// case-insensitive and followed by spaces or tabs (RFC 6750 §2.1, RFC 9110 §11.1).
 func bearerToken(ctx context.Context) string {
 	md, _ := metadata.FromIncomingContext(ctx)
 	for _, v := range md.Get("authorization") {
-		if token, ok := strings.CutPrefix(v, "Bearer "); ok {
-			return strings.TrimSpace(token)
+		v = strings.TrimSpace(v)
+		i := strings.IndexAny(v, " \t")
+		if i > 0 && strings.EqualFold(v[:i], "Bearer") {
+			return strings.TrimSpace(v[i:])
 		}
 	}
 	return ""

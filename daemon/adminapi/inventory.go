@@ -64,7 +64,7 @@ func (s pairingServer) MintCode(ctx context.Context, req *palyrav1.MintCodeReque
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	s.audit("pairing.code_minted", principalFrom(ctx).Name, m.ID, fmt.Sprintf("%s until %s", m.Method, m.ExpiresAt.UTC().Format(time.RFC3339)))
+	s.audit("pairing.code_minted", principalFrom(ctx).Actor(), m.ID, fmt.Sprintf("%s until %s", m.Method, m.ExpiresAt.UTC().Format(time.RFC3339)))
 	uri := url.URL{Scheme: "palyra", Host: "pair", RawQuery: url.Values{
 		"code": {m.Secret}, "addr": {s.cfg.NodeAddr}, "ca": {s.cfg.CAFingerprint[:uriFingerprintLen]},
 	}.Encode()}
@@ -88,12 +88,12 @@ type nodesServer struct {
 }
 
 func (s nodesServer) Invoke(ctx context.Context, req *palyrav1.InvokeRequest) (*palyrav1.CapabilityCall, error) {
-	call, err := s.cfg.Nodes.Invoke(ctx, req, principalFrom(ctx).Name)
+	call, err := s.cfg.Nodes.Invoke(ctx, req, principalFrom(ctx).Actor())
 	return call, statusOf(err)
 }
 
 func (s nodesServer) SetCapabilityAvailability(ctx context.Context, req *palyrav1.SetCapabilityAvailabilityRequest) (*palyrav1.Device, error) {
-	d, err := s.cfg.Nodes.SetCapabilityAvailability(req.GetDeviceId(), req.GetCapability(), req.GetAvailable(), principalFrom(ctx).Name)
+	d, err := s.cfg.Nodes.SetCapabilityAvailability(req.GetDeviceId(), req.GetCapability(), req.GetAvailable(), principalFrom(ctx).Actor())
 	return d, statusOf(err)
 }
 
@@ -102,11 +102,11 @@ func (s nodesServer) Revoke(ctx context.Context, req *palyrav1.RevokeRequest) (*
 	if reason == "" {
 		reason = "revoked by operator"
 	}
-	d, err := s.cfg.Nodes.Revoke(req.GetDeviceId(), reason, principalFrom(ctx).Name)
+	d, err := s.cfg.Nodes.Revoke(req.GetDeviceId(), reason, principalFrom(ctx).Actor())
 	return d, statusOf(err)
 }
 
 func (s nodesServer) Remove(ctx context.Context, req *palyrav1.RemoveRequest) (*palyrav1.Device, error) {
-	d, err := s.cfg.Nodes.Remove(req.GetDeviceId(), principalFrom(ctx).Name)
+	d, err := s.cfg.Nodes.Remove(req.GetDeviceId(), principalFrom(ctx).Actor())
 	return d, statusOf(err)
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -39,6 +40,19 @@ const (
 // DefaultTTL is how long a request waits for a decision unless it says otherwise.
 const DefaultTTL = 10 * time.Minute
 
+// The bounds of what a request stores, in bytes. A page of approvals, a watch event and the
+// audit journal stay small whatever a requester sends.
+const (
+	MaxSubjectID = 256
+	MaxRequester = 160
+	MaxSummary   = 512
+	MaxDetails   = 16 << 10
+	MaxReason    = 1024
+)
+
+// MaxPendingPerRequester is how many approvals one requester may have waiting at once.
+const MaxPendingPerRequester = 32
+
 // ErrInvalid marks a request or decision that is malformed, as opposed to one refused by
 // the approval's state.
 var ErrInvalid = errors.New("invalid")
@@ -51,15 +65,16 @@ type Request struct {
 	TTL                    time.Duration
 }
 
-// Event tells watchers what changed: "requested", "decided" or "timed_out".
+// Event tells watchers what changed: "requested", "decided" or "timed_out". Every watcher
+// receives the same Approval: it must not be changed.
 type Event struct {
 	Kind     string
-	Approval store.Approval
+	Approval *store.Approval
 }
 
 // Store is the storage approvals need: daemon/store satisfies it.
 type Store interface {
-	CreateApproval(store.Approval) (store.Approval, error)
+	CreateApproval(a store.Approval, maxPending int) (store.Approval, error)
 	DecideApproval(seq uint64, approve bool, d store.Decision) (store.Approval, error)
 	ExpireApprovals(now time.Time) ([]store.Approval, error)
 	Approval(seq uint64) (store.Approval, error)
@@ -68,12 +83,16 @@ type Store interface {
 // Engine runs the approvals.
 type Engine struct {
 	st  Store
+	log *slog.Logger
 	now func() time.Time
 
 	mu       sync.Mutex
 	watchers map[chan Event]struct{}
-	grants   map[string]grant // by subject and requester
+	grants   map[grantKey]grant
 }
+
+// grantKey names what a grant covers: one subject, for one requester.
+type grantKey struct{ subjectType, subjectID, requester string }
 
 // grant is a remembered allow: until when (zero: the session), and for which risk at most.
 type grant struct {
@@ -82,42 +101,49 @@ type grant struct {
 }
 
 // New returns an engine over st. Run must run for approvals to time out.
-func New(st Store) *Engine {
-	return &Engine{st: st, now: time.Now, watchers: map[chan Event]struct{}{}, grants: map[string]grant{}}
+func New(st Store, log *slog.Logger) *Engine {
+	return &Engine{st: st, log: log, now: time.Now, watchers: map[chan Event]struct{}{}, grants: map[grantKey]grant{}}
 }
 
-// Run times out approvals as they expire, checking every second, until ctx ends.
+// Run times out approvals as they expire, checking every second, until ctx ends. A timeout
+// that cannot be written (a full disk) leaves the approval pending, to be tried again the
+// next second; it never stops the engine.
 func (e *Engine) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := e.expire(); err != nil {
-				return err
+			err := e.expire()
+			switch {
+			case err != nil && !failing:
+				e.log.Error("cannot time out expired approvals; trying again every second", "err", err)
+			case err == nil && failing:
+				e.log.Info("expired approvals timed out again")
 			}
+			failing = err != nil
 		}
 	}
 }
 
+// expire times out what is due, and tells watchers once the timeouts are stored.
 func (e *Engine) expire() error {
 	expired, err := e.st.ExpireApprovals(e.now())
-	for _, a := range expired {
-		e.publish(Event{Kind: "timed_out", Approval: a})
+	for i := range expired {
+		e.publish(Event{Kind: "timed_out", Approval: &expired[i]})
 	}
 	return err
 }
 
 // Ask records r as a pending approval, or, when a remembered grant covers its subject,
-// as already approved.
+// as already approved. A requester with MaxPendingPerRequester approvals waiting is refused
+// (store.ErrTooManyPending).
 func (e *Engine) Ask(r Request) (store.Approval, error) {
-	switch {
-	case r.SubjectType == "" || r.SubjectID == "" || r.Requester == "" || r.Summary == "":
-		return store.Approval{}, fmt.Errorf("%w: an approval request needs a subject type and id, a requester and a summary", ErrInvalid)
-	case !slices.Contains(Risks, r.Risk):
-		return store.Approval{}, fmt.Errorf("%w: risk %q: want one of %v", ErrInvalid, r.Risk, Risks)
+	if err := r.check(); err != nil {
+		return store.Approval{}, err
 	}
 	if r.TTL == 0 {
 		r.TTL = DefaultTTL
@@ -126,12 +152,13 @@ func (e *Engine) Ask(r Request) (store.Approval, error) {
 	a, err := e.st.CreateApproval(store.Approval{
 		SubjectType: r.SubjectType, SubjectID: r.SubjectID, Risk: r.Risk, Requester: r.Requester,
 		Summary: r.Summary, Details: r.Details, CreatedAt: now, ExpiresAt: now.Add(r.TTL),
-	})
+	}, MaxPendingPerRequester)
 	if err != nil {
 		return store.Approval{}, err
 	}
-	e.publish(Event{Kind: "requested", Approval: a})
-	if until, ok := e.granted(grantKey(r.SubjectType, r.SubjectID, r.Requester), slices.Index(Risks, r.Risk), now); ok {
+	e.publish(Event{Kind: "requested", Approval: &a})
+	key := grantKey{r.SubjectType, r.SubjectID, r.Requester}
+	if until, ok := e.granted(key, slices.Index(Risks, r.Risk), now); ok {
 		d := store.Decision{Scope: Once, Decider: "grant", Reason: "allowed by an earlier decision", At: now}
 		if !until.IsZero() {
 			d.Reason += " until " + until.Format(time.RFC3339)
@@ -139,6 +166,29 @@ func (e *Engine) Ask(r Request) (store.Approval, error) {
 		return e.settle(a.Seq, true, d)
 	}
 	return a, nil
+}
+
+// check refuses a request that lacks a part or exceeds a bound.
+func (r Request) check() error {
+	switch {
+	case r.SubjectType == "" || r.SubjectID == "" || r.Requester == "" || r.Summary == "":
+		return fmt.Errorf("%w: an approval request needs a subject type and id, a requester and a summary", ErrInvalid)
+	case !slices.Contains(Risks, r.Risk):
+		return fmt.Errorf("%w: risk %q: want one of %v", ErrInvalid, r.Risk, Risks)
+	}
+	for _, f := range []struct {
+		name  string
+		value string
+		max   int
+	}{
+		{"subject type", r.SubjectType, 64}, {"subject", r.SubjectID, MaxSubjectID}, {"requester", r.Requester, MaxRequester},
+		{"summary", r.Summary, MaxSummary}, {"details", r.Details, MaxDetails},
+	} {
+		if len(f.value) > f.max {
+			return fmt.Errorf("%w: the %s is %d bytes; at most %d", ErrInvalid, f.name, len(f.value), f.max)
+		}
+	}
+	return nil
 }
 
 // Decide settles approval id. approve with scope Once, Session or TimeBox (grant long);
@@ -152,6 +202,8 @@ func (e *Engine) Decide(id string, approve bool, scope string, grant time.Durati
 	switch {
 	case !approve && reason == "":
 		return store.Approval{}, fmt.Errorf("%w: a denial needs a reason", ErrInvalid)
+	case len(reason) > MaxReason:
+		return store.Approval{}, fmt.Errorf("%w: the reason is %d bytes; at most %d", ErrInvalid, len(reason), MaxReason)
 	case approve && scope != Once && scope != Session && scope != TimeBox:
 		return store.Approval{}, fmt.Errorf("%w: scope %q: want %s, %s or %s", ErrInvalid, scope, Once, Session, TimeBox)
 	case approve && scope == TimeBox && grant <= 0:
@@ -164,7 +216,7 @@ func (e *Engine) settle(seq uint64, approve bool, d store.Decision) (store.Appro
 	a, err := e.st.DecideApproval(seq, approve, d)
 	switch {
 	case errors.Is(err, store.ErrApprovalExpired):
-		e.publish(Event{Kind: "timed_out", Approval: a})
+		e.publish(Event{Kind: "timed_out", Approval: &a})
 		return a, err
 	case err != nil:
 		return a, err
@@ -175,11 +227,22 @@ func (e *Engine) settle(seq uint64, approve bool, d store.Decision) (store.Appro
 			until = a.Decision.At.Add(a.Decision.Grant)
 		}
 		e.mu.Lock()
-		e.grants[grantKey(a.SubjectType, a.SubjectID, a.Requester)] = grant{until: until, risk: slices.Index(Risks, a.Risk)}
+		e.grants[grantKey{a.SubjectType, a.SubjectID, a.Requester}] = grant{until: until, risk: slices.Index(Risks, a.Risk)}
 		e.mu.Unlock()
 	}
-	e.publish(Event{Kind: "decided", Approval: a})
+	e.publish(Event{Kind: "decided", Approval: &a})
 	return a, nil
+}
+
+// ForgetRequester ends every grant remembered for requester: its token was revoked.
+func (e *Engine) ForgetRequester(requester string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k := range e.grants {
+		if k.requester == requester {
+			delete(e.grants, k)
+		}
+	}
 }
 
 // Wait blocks until approval id is settled (approved, denied or timed out) or ctx ends.
@@ -215,7 +278,7 @@ func (e *Engine) waitOnce(ctx context.Context, seq uint64) (store.Approval, bool
 				return a, false, nil
 			}
 			if ev.Approval.Seq == seq && ev.Approval.State != store.ApprovalPending {
-				return ev.Approval, true, nil
+				return *ev.Approval, true, nil
 			}
 		}
 	}
@@ -254,7 +317,7 @@ func (e *Engine) publish(ev Event) {
 
 // granted reports whether a remembered grant for key covers a request of risk at now, and
 // until when (zero: the session). A grant never covers a riskier request than it allowed.
-func (e *Engine) granted(key string, risk int, now time.Time) (time.Time, bool) {
+func (e *Engine) granted(key grantKey, risk int, now time.Time) (time.Time, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	g, ok := e.grants[key]
@@ -263,9 +326,4 @@ func (e *Engine) granted(key string, risk int, now time.Time) (time.Time, bool) 
 		return time.Time{}, false
 	}
 	return g.until, ok && risk <= g.risk
-}
-
-// grantKey names what a grant covers: one subject, for one requester.
-func grantKey(subjectType, subjectID, requester string) string {
-	return subjectType + "\x00" + subjectID + "\x00" + requester
 }

@@ -3,12 +3,16 @@ package approvals
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/palyra/palyra/daemon/store"
+	"github.com/palyra/palyra/internal/testfs"
 )
 
 type rig struct {
@@ -28,7 +32,7 @@ func newRig(t *testing.T) *rig {
 	}
 	t.Cleanup(func() { st.Close() })
 	r := &rig{st: st, path: path, at: time.Now()}
-	r.e = New(st)
+	r.e = New(st, slog.New(slog.DiscardHandler))
 	r.e.now = r.now
 	return r
 }
@@ -212,6 +216,146 @@ func TestBadRequestsAndDecisions(t *testing.T) {
 	}
 }
 
+func TestRequestsAreBounded(t *testing.T) {
+	r := newRig(t)
+	ok := Request{SubjectType: External, SubjectID: "deploy", Risk: "low", Requester: "ci#0a1b2c3d4e5f", Summary: "deploy"}
+	for name, change := range map[string]func(*Request){
+		"subject":   func(q *Request) { q.SubjectID = strings.Repeat("s", MaxSubjectID+1) },
+		"summary":   func(q *Request) { q.Summary = strings.Repeat("s", MaxSummary+1) },
+		"details":   func(q *Request) { q.Details = strings.Repeat("d", MaxDetails+1) },
+		"requester": func(q *Request) { q.Requester = strings.Repeat("r", MaxRequester+1) },
+	} {
+		q := ok
+		change(&q)
+		if _, err := r.e.Ask(q); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "the "+name+" is") {
+			t.Errorf("an oversized %s: %v, want ErrInvalid naming it", name, err)
+		}
+	}
+	at := ok
+	at.Summary, at.Details = strings.Repeat("s", MaxSummary), strings.Repeat("d", MaxDetails)
+	a := r.ask(t, at)
+	if _, err := r.e.Decide(a.ID(), false, "", 0, strings.Repeat("r", MaxReason+1), "admin"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an oversized reason: %v, want ErrInvalid", err)
+	}
+	for range MaxPendingPerRequester - 1 {
+		r.ask(t, ok)
+	}
+	if _, err := r.e.Ask(ok); !errors.Is(err, store.ErrTooManyPending) {
+		t.Fatalf("request %d of one requester: %v, want ErrTooManyPending", MaxPendingPerRequester+1, err)
+	}
+}
+
+func TestForgetRequesterEndsItsGrants(t *testing.T) {
+	r := newRig(t)
+	req := Request{SubjectType: External, SubjectID: "deploy", Risk: "low", Requester: "ci#0a1b2c3d4e5f", Summary: "deploy"}
+	a := r.ask(t, req)
+	if _, err := r.e.Decide(a.ID(), true, Session, 0, "", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ask(t, req); got.State != store.ApprovalApproved {
+		t.Fatalf("within the session grant: %s", got.State)
+	}
+	other := req
+	other.Requester = "ci#ffffffffffff" // the same name, another token
+	if got := r.ask(t, other); got.State != store.ApprovalPending {
+		t.Fatalf("another token of the same name was covered by the grant: %s", got.State)
+	}
+	r.e.ForgetRequester(req.Requester)
+	if got := r.ask(t, req); got.State != store.ApprovalPending {
+		t.Fatalf("after its token was revoked: %s, want pending", got.State)
+	}
+}
+
+// TestAFullDiskNeverStopsTheEngine: timeouts that cannot be written leave their approvals
+// pending and announce nothing; Run goes on, and times them out once space is back.
+func TestAFullDiskNeverStopsTheEngine(t *testing.T) {
+	dir := testfs.Small(t, 1<<20)
+	st, err := store.Open(filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var log syncBuffer
+	e := New(st, slog.New(slog.NewTextHandler(&log, nil)))
+	var due []store.Approval
+	for i := range 20 { // large, so their timeouts need more pages than bbolt has free
+		a, err := e.Ask(Request{SubjectType: External, SubjectID: fmt.Sprint("job-", i), Risk: "low", Requester: fmt.Sprint("ci#", i),
+			Summary: "run", Details: strings.Repeat("d", MaxDetails), TTL: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		due = append(due, a)
+	}
+	events, stop := e.Watch(64)
+	defer stop()
+	filler := testfs.Fill(t, dir)
+	for err == nil { // bbolt reuses the pages it freed before it grows the file
+		_, err = st.AppendAudit(store.AuditEntry{At: time.Now(), Kind: "test", Detail: strings.Repeat("x", 1000)})
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(log.String(), "cannot time out expired approvals") {
+		select {
+		case ev := <-events:
+			t.Fatalf("%s announced %s while its timeout could not be written", ev.Approval.ID(), ev.Kind)
+		case err := <-ran:
+			t.Fatalf("Run stopped on a full disk: %v", err)
+		case <-deadline:
+			t.Fatalf("no failure logged; log:\n%s", log.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if pending, _ := st.PendingApprovals(); len(pending) != len(due) {
+		t.Fatalf("%d pending on a full disk, want %d", len(pending), len(due))
+	}
+
+	testfs.Free(t, filler)
+	for range due {
+		select {
+		case ev := <-events:
+			stored, err := st.Approval(ev.Approval.Seq)
+			if ev.Kind != "timed_out" || err != nil || stored.State != store.ApprovalTimedOut || !stored.Decision.At.Equal(ev.Approval.Decision.At) {
+				t.Fatalf("event %s %+v, stored %+v, %v: want the stored timeout", ev.Kind, ev.Approval, stored, err)
+			}
+		case <-deadline:
+			t.Fatalf("no timeouts once space was back; log:\n%s", log.String())
+		}
+	}
+	for !strings.Contains(log.String(), "expired approvals timed out again") { // logged after the events
+		select {
+		case <-deadline:
+			t.Fatalf("the recovery was not logged:\n%s", log.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // TestPendingSurvivesRestartAndEverythingIsAudited: a daemon that dies mid-way keeps its
 // pending approvals, and the journal holds every request and decision, chained.
 func TestPendingSurvivesRestartAndEverythingIsAudited(t *testing.T) {
@@ -249,7 +393,7 @@ func BenchmarkAskAndDecide(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	e := New(st)
+	e := New(st, slog.New(slog.DiscardHandler))
 	for b.Loop() {
 		a, err := e.Ask(pairing("bench"))
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +82,7 @@ func (g *gateway) start() {
 	log := slog.New(slog.DiscardHandler)
 	g.st, g.ca = st, ca
 	g.pairing = pairing.New(st, log)
-	g.approvals = approvals.New(st)
+	g.approvals = approvals.New(st, log)
 	g.rt, err = New(Config{Store: st, CA: ca, Pairing: g.pairing, Approvals: g.approvals, Logger: log,
 		HeartbeatInterval: g.opts.heartbeat, ApprovalTTL: g.opts.approvalTTL})
 	if err != nil {
@@ -350,10 +351,11 @@ func wantCode(t testing.TB, err error, code codes.Code, contains string) {
 // auditKinds returns the kinds of the audit entries about subject, oldest first.
 func (g *gateway) auditKinds(subject string) []string {
 	g.t.Helper()
-	entries, err := g.st.AuditTail(1000)
+	page, err := g.st.Audit(0, 1000)
 	if err != nil {
 		g.t.Fatal(err)
 	}
+	entries := slices.Backward(page.Entries)
 	var kinds []string
 	for _, e := range entries {
 		if e.Subject == subject {

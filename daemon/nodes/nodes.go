@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -187,19 +188,26 @@ func (r *Runtime) loadPending() error {
 	return nil
 }
 
-// pairingApprovals returns the device-pairing approvals by subject (the request id).
+// pairingApprovals returns the device-pairing approvals by subject (the request id), reading
+// the history a page at a time; it runs only at start, after a crash cut a pairing short.
 func (r *Runtime) pairingApprovals() (map[string]store.Approval, error) {
-	all, err := r.st.Approvals()
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]store.Approval{}
-	for _, a := range all {
-		if a.SubjectType == approvals.DevicePairing {
-			out[a.SubjectID] = a
+	for before := uint64(0); ; {
+		page, err := r.st.Approvals("", before, 1000, math.MaxInt)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range page.Approvals {
+			if a.SubjectType == approvals.DevicePairing {
+				if _, newer := out[a.SubjectID]; !newer {
+					out[a.SubjectID] = a
+				}
+			}
+		}
+		if before = page.Next; before == 0 {
+			return out, nil
 		}
 	}
-	return out, nil
 }
 
 // Run follows the approvals to finish, deny or expire pairing requests, including those
@@ -229,7 +237,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 				r.reconcile()
 				continue
 			}
-			r.onApproval(ev.Approval)
+			r.onApproval(*ev.Approval)
 		case <-seen.C:
 			r.saveLastSeen()
 			// Retries a settlement whose write failed: its approval, already decided, sends

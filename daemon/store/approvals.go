@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,6 +24,9 @@ var (
 	ErrAlreadyDecided  = errors.New("approval already decided")
 	ErrApprovalExpired = errors.New("approval timed out before the decision")
 )
+
+// ErrTooManyPending refuses a new approval whose requester has as many pending as it may.
+var ErrTooManyPending = errors.New("too many pending approvals")
 
 // Approval is a request for an operator's decision.
 type Approval struct {
@@ -60,9 +64,13 @@ func ParseApprovalID(id string) (uint64, error) {
 	return seq, nil
 }
 
-// CreateApproval stores a new pending approval and its audit entry in one transaction.
-func (s *Store) CreateApproval(a Approval) (Approval, error) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+// CreateApproval stores a new pending approval and its audit entry in one transaction. A
+// requester with maxPending approvals pending already is refused with ErrTooManyPending.
+func (s *Store) CreateApproval(a Approval, maxPending int) (Approval, error) {
+	err := s.update(func(tx *bolt.Tx) error {
+		if n := pendingOfTx(tx, a.Requester); n >= maxPending {
+			return fmt.Errorf("%w: %s has %d waiting for a decision", ErrTooManyPending, a.Requester, n)
+		}
 		b := tx.Bucket(bucketApprovals)
 		seq, err := b.NextSequence()
 		if err != nil {
@@ -80,6 +88,18 @@ func (s *Store) CreateApproval(a Approval) (Approval, error) {
 	return a, err
 }
 
+// pendingOfTx counts the pending approvals of requester.
+func pendingOfTx(tx *bolt.Tx, requester string) int {
+	n := 0
+	tx.Bucket(bucketPendingApprovals).ForEach(func(_, who []byte) error {
+		if string(who) == requester {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
 // DecideApproval settles a pending approval with d, and audits it, in one transaction, so of
 // two operators deciding at once one wins and the other gets ErrAlreadyDecided with the
 // approval as it was settled. An approval past its expiry is timed out instead
@@ -87,7 +107,7 @@ func (s *Store) CreateApproval(a Approval) (Approval, error) {
 func (s *Store) DecideApproval(seq uint64, approve bool, d Decision) (Approval, error) {
 	var a Approval
 	expired := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var err error
 		if a, err = approvalTx(tx, seq); err != nil {
 			return err
@@ -127,22 +147,19 @@ func (s *Store) DecideApproval(seq uint64, approve bool, d Decision) (Approval, 
 	return a, err
 }
 
-// ExpireApprovals times out every pending approval past its expiry at now and returns them.
+// ExpireApprovals times out every pending approval past its expiry at now and returns them,
+// once the transaction that times them out has committed.
 func (s *Store) ExpireApprovals(now time.Time) ([]Approval, error) {
 	var expired []Approval
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var due []Approval
-		err := tx.Bucket(bucketApprovals).ForEach(func(_, raw []byte) error {
-			a, err := decodeApproval(raw)
-			if err == nil && a.State == ApprovalPending && !now.Before(a.ExpiresAt) {
-				due = append(due, a)
-			}
-			return err
-		})
+	err := s.update(func(tx *bolt.Tx) error {
+		pending, err := pendingTx(tx)
 		if err != nil {
 			return err
 		}
-		for _, a := range due {
+		for _, a := range pending {
+			if now.Before(a.ExpiresAt) {
+				continue
+			}
 			a, err := timeOutTx(tx, a, now)
 			if err != nil {
 				return err
@@ -151,22 +168,87 @@ func (s *Store) ExpireApprovals(now time.Time) ([]Approval, error) {
 		}
 		return nil
 	})
-	return expired, err
+	if err != nil {
+		return nil, err
+	}
+	return expired, nil
 }
 
-// Approvals returns every approval, oldest first.
-func (s *Store) Approvals() ([]Approval, error) {
+// PendingApprovals returns the approvals waiting for a decision, oldest first.
+func (s *Store) PendingApprovals() ([]Approval, error) {
 	var out []Approval
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketApprovals).ForEach(func(_, raw []byte) error {
-			a, err := decodeApproval(raw)
-			if err == nil {
-				out = append(out, a)
-			}
-			return err
-		})
+		var err error
+		out, err = pendingTx(tx)
+		return err
 	})
 	return out, err
+}
+
+func pendingTx(tx *bolt.Tx) ([]Approval, error) {
+	var out []Approval
+	err := tx.Bucket(bucketPendingApprovals).ForEach(func(k, _ []byte) error {
+		a, err := approvalTx(tx, binary.BigEndian.Uint64(k))
+		if err != nil {
+			return fmt.Errorf("pending approval %x: %w", k, err)
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// ApprovalPage is one page of approvals, newest first. Next, when not 0, is where the next
+// page starts (the Before of the next call); 0 means there is no more.
+type ApprovalPage struct {
+	Approvals []Approval
+	Next      uint64
+}
+
+// Approvals returns up to limit approvals in state (every state when empty) older than
+// before (0: from the newest), newest first, and stops early once the page holds maxBytes of
+// records, so that no page outgrows a message, whatever the history holds.
+func (s *Store) Approvals(state string, before uint64, limit, maxBytes int) (ApprovalPage, error) {
+	var page ApprovalPage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		index := tx.Bucket(bucketApprovals)
+		if state == ApprovalPending {
+			index = tx.Bucket(bucketPendingApprovals)
+		}
+		c := index.Cursor()
+		k, _ := c.Last()
+		if before != 0 {
+			k, _ = c.Seek(seqKey(before))
+			if k == nil {
+				k, _ = c.Last()
+			}
+			for k != nil && binary.BigEndian.Uint64(k) >= before {
+				k, _ = c.Prev()
+			}
+		}
+		size := 0
+		for ; k != nil; k, _ = c.Prev() {
+			seq := binary.BigEndian.Uint64(k)
+			if len(page.Approvals) == limit || size >= maxBytes {
+				page.Next = seq + 1
+				return nil
+			}
+			raw := tx.Bucket(bucketApprovals).Get(k)
+			if raw == nil {
+				return fmt.Errorf("approval %d: indexed but not stored", seq)
+			}
+			a, err := decodeApproval(raw)
+			if err != nil {
+				return err
+			}
+			if state == "" || a.State == state {
+				page.Approvals = append(page.Approvals, a)
+				size += len(raw)
+			}
+		}
+		return nil
+	})
+	return page, err
 }
 
 // Approval returns the approval with seq, or ErrNotFound.
@@ -188,12 +270,32 @@ func approvalTx(tx *bolt.Tx, seq uint64) (Approval, error) {
 	return decodeApproval(raw)
 }
 
+// putApprovalTx stores a and keeps the pending index in step with its state.
 func putApprovalTx(tx *bolt.Tx, a Approval) error {
 	raw, err := encodeApproval(a)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketApprovals).Put(seqKey(a.Seq), raw)
+	key := seqKey(a.Seq)
+	if err := tx.Bucket(bucketApprovals).Put(key, raw); err != nil {
+		return err
+	}
+	if a.State == ApprovalPending {
+		return tx.Bucket(bucketPendingApprovals).Put(key, []byte(a.Requester))
+	}
+	return tx.Bucket(bucketPendingApprovals).Delete(key)
+}
+
+// indexPendingApprovalsTx builds the pending index of a file from before it existed.
+func indexPendingApprovalsTx(tx *bolt.Tx) error {
+	index := tx.Bucket(bucketPendingApprovals)
+	return tx.Bucket(bucketApprovals).ForEach(func(k, raw []byte) error {
+		a, err := decodeApproval(raw)
+		if err != nil || a.State != ApprovalPending {
+			return err
+		}
+		return index.Put(append([]byte(nil), k...), []byte(a.Requester))
+	})
 }
 
 func timeOutTx(tx *bolt.Tx, a Approval, now time.Time) (Approval, error) {

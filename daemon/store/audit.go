@@ -6,8 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,7 +27,7 @@ type AuditEntry struct {
 // AppendAudit adds e to the journal in one transaction, numbering it and chaining it to the
 // last entry, and returns it as stored.
 func (s *Store) AppendAudit(e AuditEntry) (AuditEntry, error) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var err error
 		e, err = appendAuditTx(tx, e)
 		return err
@@ -35,8 +35,19 @@ func (s *Store) AppendAudit(e AuditEntry) (AuditEntry, error) {
 	return e, err
 }
 
+// The bounds of an audit entry's text, in bytes; longer text is cut (on a rune boundary) with
+// an ellipsis, so no entry outgrows what a reader expects of one line of the journal.
+const (
+	maxAuditKind    = 64
+	maxAuditActor   = 160
+	maxAuditSubject = 256
+	maxAuditDetail  = 1024
+)
+
 // appendAuditTx appends e inside tx, so a change and its audit entry commit together.
 func appendAuditTx(tx *bolt.Tx, e AuditEntry) (AuditEntry, error) {
+	e.Kind, e.Actor = cut(e.Kind, maxAuditKind), cut(e.Actor, maxAuditActor)
+	e.Subject, e.Detail = cut(e.Subject, maxAuditSubject), cut(e.Detail, maxAuditDetail)
 	b := tx.Bucket(bucketAudit)
 	if _, last := b.Cursor().Last(); last != nil {
 		prev, err := decodeAudit(last)
@@ -124,20 +135,54 @@ func auditHash(e AuditEntry) [32]byte {
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
-// AuditTail returns the newest n entries of the journal, oldest first.
-func (s *Store) AuditTail(n int) ([]AuditEntry, error) {
-	var entries []AuditEntry
+// AuditPage is one page of the journal, newest first. Next, when not 0, is the Before of the
+// next page; 0 means the oldest entry is in this page.
+type AuditPage struct {
+	Entries []AuditEntry
+	Next    uint64
+}
+
+// Audit returns up to limit entries older than before (0: from the newest), newest first.
+func (s *Store) Audit(before uint64, limit int) (AuditPage, error) {
+	var page AuditPage
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
-		for k, raw := c.Last(); k != nil && len(entries) < n; k, raw = c.Prev() {
+		k, raw := c.Last()
+		if before != 0 {
+			k, raw = c.Seek(seqKey(before))
+			if k == nil {
+				k, raw = c.Last()
+			}
+			for k != nil && binary.BigEndian.Uint64(k) >= before {
+				k, raw = c.Prev()
+			}
+		}
+		for ; k != nil; k, raw = c.Prev() {
+			if len(page.Entries) == limit {
+				page.Next = binary.BigEndian.Uint64(k) + 1
+				return nil
+			}
 			e, err := decodeAudit(raw)
 			if err != nil {
 				return fmt.Errorf("audit entry %x: %w", k, err)
 			}
-			entries = append(entries, e)
+			page.Entries = append(page.Entries, e)
 		}
 		return nil
 	})
-	slices.Reverse(entries)
-	return entries, err
+	return page, err
+}
+
+// cut returns s whole if it has at most n bytes, else its longest prefix of whole runes that
+// leaves room for "…" within n.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	end := n - len(ellipsis)
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + ellipsis
 }

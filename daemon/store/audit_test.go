@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -131,17 +132,48 @@ func BenchmarkAppendAudit(b *testing.B) {
 	}
 }
 
-func TestAuditTailReturnsTheNewestOldestFirst(t *testing.T) {
+func TestAuditPagesGoFromTheNewestToTheOldest(t *testing.T) {
 	s, _ := journal(t, 5)
-	tail, err := s.AuditTail(3)
+	var pages []string
+	for before := uint64(0); ; {
+		page, err := s.Audit(before, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var subjects []string
+		for _, e := range page.Entries {
+			subjects = append(subjects, e.Subject)
+		}
+		pages = append(pages, strings.Join(subjects, ","))
+		if before = page.Next; before == 0 {
+			break
+		}
+	}
+	if got, want := strings.Join(pages, " | "), "ap-4,ap-3 | ap-2,ap-1 | ap-0"; got != want {
+		t.Fatalf("pages %s, want %s", got, want)
+	}
+	page, err := s.Audit(3, 10)
+	if err != nil || len(page.Entries) != 2 || page.Entries[0].Seq != 2 || page.Next != 0 {
+		t.Fatalf("the page before entry 3: %+v, %v", page, err)
+	}
+}
+
+func TestAuditEntriesAreCutToTheirBounds(t *testing.T) {
+	s, _ := journal(t, 0)
+	long := strings.Repeat("é", maxAuditDetail) // two bytes a rune: twice the bound
+	e, err := s.AppendAudit(AuditEntry{At: time.Now(), Kind: "test", Actor: long, Subject: long, Detail: long})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var subjects []string
-	for _, e := range tail {
-		subjects = append(subjects, e.Subject)
+	for name, got := range map[string]struct {
+		s   string
+		max int
+	}{"actor": {e.Actor, maxAuditActor}, "subject": {e.Subject, maxAuditSubject}, "detail": {e.Detail, maxAuditDetail}} {
+		if len(got.s) > got.max || !utf8.ValidString(got.s) || !strings.HasSuffix(got.s, "…") {
+			t.Errorf("%s: %d bytes, valid %v, want at most %d ending in an ellipsis", name, len(got.s), utf8.ValidString(got.s), got.max)
+		}
 	}
-	if got := strings.Join(subjects, ","); got != "ap-2,ap-3,ap-4" {
-		t.Fatalf("tail %s, want ap-2,ap-3,ap-4", got)
+	if _, brk, err := s.VerifyAudit(); brk != nil || err != nil {
+		t.Fatalf("the journal does not verify: %+v, %v", brk, err)
 	}
 }

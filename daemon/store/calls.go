@@ -40,7 +40,7 @@ type CapabilityCall struct {
 // PutCalls stores calls, each replacing its earlier version, then keeps only the newest
 // keep calls of every device it touched, all in one transaction.
 func (s *Store) PutCalls(calls []CapabilityCall, keep int) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketCapabilityCalls)
 		touched := map[string]*bolt.Bucket{}
 		for _, c := range calls {
@@ -114,7 +114,7 @@ func (s *Store) RecentCalls(deviceID string, n int) ([]CapabilityCall, error) {
 // transaction, and returns how many it marked: a call outlives neither palyrad nor its node.
 func (s *Store) FailUnfinishedCalls(reason string, at time.Time) (int, error) {
 	marked := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketCapabilityCalls)
 		var devices [][]byte
 		err := root.ForEachBucket(func(device []byte) error {

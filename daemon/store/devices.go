@@ -47,7 +47,7 @@ type Capability struct {
 // PutDevice stores d, replacing the record with its id, and appends audit to the journal, in
 // one transaction.
 func (s *Store) PutDevice(d Device, audit ...AuditEntry) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := putDeviceTx(tx, d); err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (s *Store) Devices() ([]Device, error) {
 // ids with no record are skipped. Only that field changes, so it never undoes another
 // writer's change to the rest of the record.
 func (s *Store) TouchDevices(seen map[string]time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDevices)
 		for id, at := range seen {
 			raw := b.Get([]byte(id))

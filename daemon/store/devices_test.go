@@ -28,12 +28,12 @@ func fresh(t *testing.T) *Store {
 
 func auditKinds(t *testing.T, s *Store) []string {
 	t.Helper()
-	entries, err := s.AuditTail(100)
+	page, err := s.Audit(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kinds []string
-	for _, e := range entries {
+	for _, e := range slices.Backward(page.Entries) {
 		kinds = append(kinds, e.Kind)
 	}
 	return kinds

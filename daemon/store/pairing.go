@@ -33,7 +33,7 @@ func (s *Store) PutPairingCode(c PairingCode) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPairingCodes)
 		if b.Get(c.Hash[:]) != nil {
 			return fmt.Errorf("a pairing code with this secret exists")
@@ -52,7 +52,7 @@ func (s *Store) PutPairingCode(c PairingCode) error {
 // codes it burned are returned with ErrNotFound.
 func (s *Store) RedeemPairingCode(hash [32]byte, now time.Time, chargePINs bool, maxAttempts int) (c PairingCode, burned []PairingCode, err error) {
 	missed := false
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPairingCodes)
 		raw := b.Get(hash[:])
 		if raw == nil {

@@ -47,7 +47,7 @@ func (s *Store) CreatePairingRequest(r PairingRequest) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPairingRequests)
 		if b.Get([]byte(r.ID)) != nil {
 			return fmt.Errorf("pairing request %s exists", r.ID)
@@ -58,7 +58,7 @@ func (s *Store) CreatePairingRequest(r PairingRequest) error {
 
 // SetPairingApproval records which approval decides request id, unless one is recorded.
 func (s *Store) SetPairingApproval(id, approvalID string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		r, err := pairingRequestTx(tx, id)
 		if err != nil || r.ApprovalID != "" {
 			return err
@@ -73,7 +73,7 @@ func (s *Store) SetPairingApproval(id, approvalID string) error {
 // ErrPairingSettled when the request is no longer pending, and writes nothing then.
 func (s *Store) ApprovePairing(id string, cert []byte, d Device, at time.Time, audit ...AuditEntry) (PairingRequest, error) {
 	var r PairingRequest
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var err error
 		if r, err = pendingPairingTx(tx, id); err != nil {
 			return err
@@ -102,7 +102,7 @@ func (s *Store) SettlePairing(id, state, reason string, at time.Time, audit ...A
 		return PairingRequest{}, fmt.Errorf("settle pairing request %s: state %q is not %s or %s", id, state, PairingDenied, PairingExpired)
 	}
 	var r PairingRequest
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var err error
 		if r, err = pendingPairingTx(tx, id); err != nil {
 			return err
@@ -145,7 +145,7 @@ func (s *Store) PairingRequests() ([]PairingRequest, error) {
 // PrunePairingRequests deletes the requests settled before before and returns how many.
 func (s *Store) PrunePairingRequests(before time.Time) (int, error) {
 	var old [][]byte
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPairingRequests)
 		err := b.ForEach(func(k, raw []byte) error {
 			r, err := decodePairingRequest(raw)

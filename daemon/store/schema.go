@@ -1,10 +1,12 @@
 package store
 
+import bolt "go.etcd.io/bbolt"
+
 // The layout of daemon.db: every top-level bucket and well-known key is declared here.
 
 // schemaVersion is the layout this build reads and writes. Raising it needs a migration in
-// checkSchemaTx.
-const schemaVersion = 1
+// migrations.
+const schemaVersion = 2
 
 var (
 	// bucketMeta holds facts about the file itself, such as its schema version.
@@ -29,6 +31,12 @@ var (
 	// each a palyra.v1.ApprovalRecord.
 	bucketApprovals = []byte("approvals")
 
+	// bucketPendingApprovals indexes the approvals still pending: the key is the approval's
+	// key, the value its requester. It holds exactly the pending ones (written in the same
+	// transaction as the approval), so listing, watching and expiring them costs what is
+	// pending, not what the history holds. Added in schema version 2.
+	bucketPendingApprovals = []byte("approvals_pending")
+
 	// bucketDevices holds the paired devices, keyed by device id, each a
 	// palyra.v1.DeviceRecord.
 	bucketDevices = []byte("devices")
@@ -46,6 +54,12 @@ var (
 // buckets are the top-level buckets Open creates. Adding one needs no migration: Open creates
 // what an older file lacks.
 var buckets = [][]byte{
-	bucketMeta, bucketTokens, bucketAudit, bucketPairingCodes, bucketApprovals,
+	bucketMeta, bucketTokens, bucketAudit, bucketPairingCodes, bucketApprovals, bucketPendingApprovals,
 	bucketDevices, bucketPairingRequests, bucketCapabilityCalls,
+}
+
+// migrations[v] brings a file of schema version v to v+1, inside the transaction that opens
+// it; the buckets exist already.
+var migrations = map[uint64]func(*bolt.Tx) error{
+	1: indexPendingApprovalsTx,
 }

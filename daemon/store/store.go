@@ -28,6 +28,10 @@ const lockTimeout = time.Second
 // ErrSchema says daemon.db has a layout this build cannot use.
 var ErrSchema = errors.New("unsupported schema version")
 
+// ErrDiskFull says a write failed for want of space (or quota): nothing of it was kept, the
+// store stays usable, and the same write succeeds once space is freed.
+var ErrDiskFull = errors.New("the disk is full")
+
 // LockedError says another process has the store open.
 type LockedError struct {
 	Path string
@@ -56,6 +60,7 @@ func (e *DamagedError) Error() string {
 // Store is an open daemon.db.
 type Store struct {
 	db      *bolt.DB
+	path    string
 	pidPath string
 }
 
@@ -81,7 +86,7 @@ func Open(path string) (*Store, error) {
 		return nil, err
 	}
 
-	s := &Store{db: db, pidPath: path + ".pid"}
+	s := &Store{db: db, path: path, pidPath: path + ".pid"}
 	if err := writePID(s.pidPath); err != nil {
 		db.Close()
 		return nil, err
@@ -160,7 +165,8 @@ func setUp(db *bolt.DB, path string) error {
 	})
 }
 
-// checkSchemaTx stamps a new file with the current schema version and refuses any other.
+// checkSchemaTx stamps a new file with the current schema version, migrates an older one and
+// refuses a newer one.
 func checkSchemaTx(tx *bolt.Tx, path string) error {
 	meta := tx.Bucket(bucketMeta)
 	raw := meta.Get(keySchemaVersion)
@@ -170,10 +176,29 @@ func checkSchemaTx(tx *bolt.Tx, path string) error {
 	if len(raw) != 8 {
 		return &DamagedError{Path: path, Reason: fmt.Sprintf("schema version is %d bytes, not 8", len(raw))}
 	}
-	if v := binary.BigEndian.Uint64(raw); v != schemaVersion {
+	v := binary.BigEndian.Uint64(raw)
+	if v > schemaVersion || v == 0 {
 		return fmt.Errorf("%s has schema version %d, this palyrad reads version %d: %w", path, v, schemaVersion, ErrSchema)
 	}
-	return nil
+	if v == schemaVersion {
+		return nil
+	}
+	for ; v < schemaVersion; v++ {
+		if err := migrations[v](tx); err != nil {
+			return fmt.Errorf("migrate %s from schema version %d: %w", path, v, err)
+		}
+	}
+	return meta.Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion))
+}
+
+// update runs fn in a write transaction. A write the file system refused for space is
+// ErrDiskFull: bbolt rolls it back whole and the next transaction can succeed.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	err := s.db.Update(fn)
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: cannot write %s: %w", ErrDiskFull, s.path, err)
+	}
+	return err
 }
 
 func writePID(path string) error {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -9,6 +10,12 @@ import (
 
 // ErrNotFound means no record has the key asked for.
 var ErrNotFound = errors.New("not found")
+
+// The ways a new token is refused.
+var (
+	ErrNameTaken = errors.New("a live token already has this name")
+	ErrTooMany   = errors.New("too many live tokens")
+)
 
 // Token is a scoped API token without its secret: Hash is the secret's SHA-256.
 type Token struct {
@@ -20,14 +27,37 @@ type Token struct {
 	Hash        [32]byte
 }
 
-// PutToken stores t under its hash, replacing a record with the same hash.
-func (s *Store) PutToken(t Token) error {
+// CreateToken stores the new token t under its hash, in one transaction with the checks that
+// no live token has its name (ErrNameTaken) and that fewer than maxLive live ones exist
+// (ErrTooMany).
+func (s *Store) CreateToken(t Token, maxLive int) error {
 	raw, err := encodeToken(t)
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTokens).Put(t.Hash[:], raw)
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		live := 0
+		err := b.ForEach(func(_, v []byte) error {
+			other, err := decodeToken(v)
+			switch {
+			case err != nil:
+				return err
+			case !other.RevokedAt.IsZero():
+				return nil
+			case other.Name == t.Name:
+				return fmt.Errorf("%q: %w", t.Name, ErrNameTaken)
+			}
+			live++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if live >= maxLive {
+			return fmt.Errorf("%w: %d are valid; revoke one first", ErrTooMany, live)
+		}
+		return b.Put(t.Hash[:], raw)
 	})
 }
 
@@ -62,10 +92,11 @@ func (s *Store) Tokens() ([]Token, error) {
 	return out, err
 }
 
-// RevokeToken marks the token with id revoked at at, in one transaction; revoking a revoked
-// token keeps its first time. It returns ErrNotFound for an unknown id.
-func (s *Store) RevokeToken(id string, at time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+// RevokeToken marks the token with id revoked at at, in one transaction, and returns it;
+// revoking a revoked token keeps its first time. It returns ErrNotFound for an unknown id.
+func (s *Store) RevokeToken(id string, at time.Time) (Token, error) {
+	var revoked Token
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
 		c := b.Cursor()
 		for k, raw := c.First(); k != nil; k, raw = c.Next() {
@@ -76,10 +107,12 @@ func (s *Store) RevokeToken(id string, at time.Time) error {
 			if t.ID != id {
 				continue
 			}
+			revoked = t
 			if !t.RevokedAt.IsZero() {
 				return nil
 			}
 			t.RevokedAt = at
+			revoked = t
 			updated, err := encodeToken(t)
 			if err != nil {
 				return err
@@ -89,4 +122,5 @@ func (s *Store) RevokeToken(id string, at time.Time) error {
 		}
 		return ErrNotFound
 	})
+	return revoked, err
 }

@@ -40,7 +40,10 @@ const (
 	// DefaultTimeBox is what `t` allows for when the operator types no duration.
 	DefaultTimeBox = "1h"
 	callTimeout    = 15 * time.Second
-	historyLimit   = 200
+	// historyPage is how many approvals one page of the history asks for; the next page is
+	// loaded when the selection comes within historyAhead rows of the end.
+	historyPage  = 100
+	historyAhead = 10
 )
 
 // TickMsg moves the pane's clock, so ages and expiry countdowns advance while it is visible.
@@ -52,9 +55,12 @@ type decidedMsg struct {
 	notice   string
 }
 
+// historyMsg is a page of the history: the one that starts at token ("" the newest), and the
+// token of the next ("" when there is no more).
 type historyMsg struct {
-	approvals []*palyrav1.Approval
-	err       error
+	token, next string
+	approvals   []*palyrav1.Approval
+	err         error
 }
 
 // Options are the pane's settings.
@@ -90,11 +96,13 @@ type Model struct {
 	since    time.Time            // when the first watch opened: older approvals were waiting already
 	watching bool
 
-	lastSettled   *palyrav1.Approval   // the latest settled by an event, so a detail view can show how
-	history       []*palyrav1.Approval // settled ones, newest first
-	historyLoaded bool
-	historyErr    string
-	showHistory   bool
+	lastSettled    *palyrav1.Approval   // the latest settled by an event, so a detail view can show how
+	history        []*palyrav1.Approval // settled ones, newest first
+	historyLoaded  bool
+	historyNext    string // the next page's token; "" once the oldest is loaded
+	historyLoading bool   // a page is on its way
+	historyErr     string
+	showHistory    bool
 
 	cursor   int
 	selected string // the selected approval's id
@@ -216,19 +224,23 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		m.Apply(&palyrav1.ApprovalEvent{Kind: "decided", Approval: msg.approval})
 		return m, status.Info(msg.notice)
 	case historyMsg:
+		m.historyLoading = false
 		if msg.err != nil {
 			m.historyErr = gateway.Explain(msg.err)
 			return m, nil
 		}
-		m.history, m.historyLoaded, m.historyErr = nil, true, ""
+		if msg.token == "" {
+			m.history = nil
+		}
+		m.historyLoaded, m.historyNext, m.historyErr = true, msg.next, ""
 		for _, a := range msg.approvals {
 			if a.GetState() != statePending {
-				m.history = append(m.history, a)
+				m.history = upsert(m.history, a, newestFirst)
 			}
 		}
-		slices.SortStableFunc(m.history, newestFirst)
 		m.reselect()
-		return m, nil
+		cmd := m.loadMoreHistory()
+		return m, cmd
 	case tea.KeyPressMsg:
 		switch m.mode {
 		case modeTimeBox, modeReason:
@@ -262,7 +274,9 @@ func (m Model) updateList(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.cursor, m.selected = 0, ""
 		m.reselect()
 		if m.showHistory {
-			return m, m.loadHistory()
+			cmd := m.loadHistory("")
+			m.historyLoading = cmd != nil
+			return m, cmd
 		}
 	case key.Matches(msg, m.keys.Detail):
 		if m.current() != nil {
@@ -276,7 +290,19 @@ func (m Model) updateList(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	default:
 		return m.updateVerb(msg)
 	}
-	return m, nil
+	cmd := m.loadMoreHistory()
+	return m, cmd
+}
+
+// loadMoreHistory asks for the next page of the history once the selection nears the end of
+// what is loaded, so scrolling down goes on through the whole history.
+func (m *Model) loadMoreHistory() tea.Cmd {
+	if !m.showHistory || m.historyLoading || m.historyNext == "" || m.cursor < len(m.history)-historyAhead {
+		return nil
+	}
+	cmd := m.loadHistory(m.historyNext)
+	m.historyLoading = cmd != nil
+	return cmd
 }
 
 func (m Model) updateDetail(msg tea.KeyPressMsg) (Model, tea.Cmd) {
@@ -432,7 +458,8 @@ func (m Model) current() *palyrav1.Approval {
 	return nil
 }
 
-func (m Model) loadHistory() tea.Cmd {
+// loadHistory asks for the page of the history that starts at token.
+func (m Model) loadHistory(token string) tea.Cmd {
 	if !m.conn.Connected() {
 		return nil
 	}
@@ -440,8 +467,8 @@ func (m Model) loadHistory() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
-		reply, err := c.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{Limit: historyLimit})
-		return historyMsg{approvals: reply.GetApprovals(), err: err}
+		reply, err := c.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{PageSize: historyPage, PageToken: token})
+		return historyMsg{token: token, next: reply.GetNextPageToken(), approvals: reply.GetApprovals(), err: err}
 	}
 }
 

@@ -380,7 +380,7 @@ func TestHistory(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.press("h")
 	reqs := h.srv.Requests()
-	if len(reqs) != 1 || !proto.Equal(reqs[0], &palyrav1.ListApprovalsRequest{Limit: historyLimit}) {
+	if len(reqs) != 1 || !proto.Equal(reqs[0], &palyrav1.ListApprovalsRequest{PageSize: historyPage}) {
 		t.Fatalf("requests = %v", reqs)
 	}
 	ids := func() string {
@@ -406,6 +406,37 @@ func TestHistory(t *testing.T) {
 	h.press("h")
 	if h.m.Selected() != "ap-6" {
 		t.Fatalf("back to pending: selected %q", h.m.Selected())
+	}
+}
+
+func TestHistoryPagesAsTheSelectionNearsItsEnd(t *testing.T) {
+	h := newHarness(t, 80, 24, admintest.AdminToken)
+	const n = 2*historyPage + 5
+	var history []*palyrav1.Approval
+	for i := range n {
+		history = append(history, &palyrav1.Approval{Id: fmt.Sprint("ap-", 100+i), SubjectType: "external", SubjectId: "deploy",
+			Risk: "low", Requester: "ci#0a1b2c3d4e5f", Summary: "deploy", CreatedUnixMs: ms(t0.Add(-time.Hour)),
+			State: "approved", Scope: "once", Decider: "admin", DecidedUnixMs: ms(t0.Add(time.Duration(i-n) * time.Second))})
+	}
+	h.srv.SetApprovals(history...)
+	h.press("h")
+	if len(h.m.history) != historyPage || !strings.Contains(h.view(), "100 loaded, more as you scroll") {
+		t.Fatalf("first page: %d loaded\n%s", len(h.m.history), h.view())
+	}
+	h.press("G")
+	if len(h.m.history) != 2*historyPage {
+		t.Fatalf("after G: %d loaded, want the second page too", len(h.m.history))
+	}
+	h.press("G")
+	if len(h.m.history) != n || strings.Contains(h.view(), "more as you scroll") {
+		t.Fatalf("after G again: %d loaded, want all %d\n%s", len(h.m.history), n, h.view())
+	}
+	if h.m.history[0].GetId() != fmt.Sprint("ap-", 100+n-1) || h.m.history[n-1].GetId() != "ap-100" {
+		t.Fatalf("history is not newest first: %s … %s", h.m.history[0].GetId(), h.m.history[n-1].GetId())
+	}
+	reqs := h.srv.Requests()
+	if len(reqs) != 3 || reqs[2].(*palyrav1.ListApprovalsRequest).GetPageToken() == "" {
+		t.Fatalf("requests = %v, want three pages", reqs)
 	}
 }
 

@@ -173,6 +173,9 @@ func (m Model) headline() string {
 		text = m.styles.Bad.Render("this token cannot read approvals: it lacks " + gateway.ObservabilityRead)
 	case m.showHistory:
 		text = m.styles.Strong.Render("History") + muted.Render(" · settled approvals, newest first · h shows the pending ones")
+		if m.historyNext != "" {
+			text = m.styles.Strong.Render("History") + muted.Render(fmt.Sprintf(" · newest first · %d loaded, more as you scroll · h pending", len(m.history)))
+		}
 	case len(m.pending) == 0:
 		text = muted.Render("no pending approvals")
 	default:

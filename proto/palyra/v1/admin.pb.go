@@ -2064,8 +2064,10 @@ type ListApprovalsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// state, when set, keeps only approvals in that state ("pending", …).
 	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
-	// limit keeps the newest; 0 means 200.
-	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// page_size defaults to 100, at most 500; a page also ends once it holds 1 MiB.
+	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token is the previous reply's next_page_token; empty starts at the newest.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2107,16 +2109,26 @@ func (x *ListApprovalsRequest) GetState() string {
 	return ""
 }
 
-func (x *ListApprovalsRequest) GetLimit() uint32 {
+func (x *ListApprovalsRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
+func (x *ListApprovalsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListApprovalsReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Approvals     []*Approval            `protobuf:"bytes,1,rep,name=approvals,proto3" json:"approvals,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// approvals are newest first.
+	Approvals []*Approval `protobuf:"bytes,1,rep,name=approvals,proto3" json:"approvals,omitempty"`
+	// next_page_token continues with older approvals; empty when there are no more.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2156,6 +2168,13 @@ func (x *ListApprovalsReply) GetApprovals() []*Approval {
 		return x.Approvals
 	}
 	return nil
+}
+
+func (x *ListApprovalsReply) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type GetApprovalRequest struct {
@@ -2370,6 +2389,59 @@ func (x *ApprovalEvent) GetApproval() *Approval {
 	return nil
 }
 
+type WaitApprovalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// wait_ms is how long to wait for the decision; 0 means 60 s, at most 10 min.
+	WaitMs        int64 `protobuf:"varint,2,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitApprovalRequest) Reset() {
+	*x = WaitApprovalRequest{}
+	mi := &file_palyra_v1_admin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitApprovalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitApprovalRequest) ProtoMessage() {}
+
+func (x *WaitApprovalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_admin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitApprovalRequest.ProtoReflect.Descriptor instead.
+func (*WaitApprovalRequest) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *WaitApprovalRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WaitApprovalRequest) GetWaitMs() int64 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
 type RequestApprovalRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	SubjectType string                 `protobuf:"bytes,1,opt,name=subject_type,json=subjectType,proto3" json:"subject_type,omitempty"`
@@ -2377,7 +2449,7 @@ type RequestApprovalRequest struct {
 	Risk        string                 `protobuf:"bytes,3,opt,name=risk,proto3" json:"risk,omitempty"`
 	Summary     string                 `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
 	Details     string                 `protobuf:"bytes,5,opt,name=details,proto3" json:"details,omitempty"`
-	// ttl_ms is how long to wait for a decision; 0 means 10 min.
+	// ttl_ms is how long the request waits for a decision: 0 means 10 min, else 30 s..24 h.
 	TtlMs         int64 `protobuf:"varint,6,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2385,7 +2457,7 @@ type RequestApprovalRequest struct {
 
 func (x *RequestApprovalRequest) Reset() {
 	*x = RequestApprovalRequest{}
-	mi := &file_palyra_v1_admin_proto_msgTypes[35]
+	mi := &file_palyra_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2397,7 +2469,7 @@ func (x *RequestApprovalRequest) String() string {
 func (*RequestApprovalRequest) ProtoMessage() {}
 
 func (x *RequestApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_admin_proto_msgTypes[35]
+	mi := &file_palyra_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2410,7 +2482,7 @@ func (x *RequestApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestApprovalRequest.ProtoReflect.Descriptor instead.
 func (*RequestApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RequestApprovalRequest) GetSubjectType() string {
@@ -2470,7 +2542,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_palyra_v1_admin_proto_msgTypes[36]
+	mi := &file_palyra_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2482,7 +2554,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_admin_proto_msgTypes[36]
+	mi := &file_palyra_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2495,7 +2567,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AuditEntry) GetSeq() uint64 {
@@ -2549,15 +2621,17 @@ func (x *AuditEntry) GetHash() string {
 
 type ListAuditRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// limit keeps the newest; 0 means 200.
-	Limit         uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// page_size defaults to 200, at most 1000.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token is the previous reply's next_page_token; empty starts at the newest.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_palyra_v1_admin_proto_msgTypes[37]
+	mi := &file_palyra_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2643,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_admin_proto_msgTypes[37]
+	mi := &file_palyra_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,26 +2656,36 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
-func (x *ListAuditRequest) GetLimit() uint32 {
+func (x *ListAuditRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
+func (x *ListAuditRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListAuditReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// entries are newest first.
+	Entries []*AuditEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// next_page_token continues with older entries; empty when the oldest was sent.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAuditReply) Reset() {
 	*x = ListAuditReply{}
-	mi := &file_palyra_v1_admin_proto_msgTypes[38]
+	mi := &file_palyra_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2697,7 @@ func (x *ListAuditReply) String() string {
 func (*ListAuditReply) ProtoMessage() {}
 
 func (x *ListAuditReply) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_admin_proto_msgTypes[38]
+	mi := &file_palyra_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2710,7 @@ func (x *ListAuditReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditReply.ProtoReflect.Descriptor instead.
 func (*ListAuditReply) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListAuditReply) GetEntries() []*AuditEntry {
@@ -2634,6 +2718,13 @@ func (x *ListAuditReply) GetEntries() []*AuditEntry {
 		return x.Entries
 	}
 	return nil
+}
+
+func (x *ListAuditReply) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type VerifyAuditRequest struct {
@@ -2644,7 +2735,7 @@ type VerifyAuditRequest struct {
 
 func (x *VerifyAuditRequest) Reset() {
 	*x = VerifyAuditRequest{}
-	mi := &file_palyra_v1_admin_proto_msgTypes[39]
+	mi := &file_palyra_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +2747,7 @@ func (x *VerifyAuditRequest) String() string {
 func (*VerifyAuditRequest) ProtoMessage() {}
 
 func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_admin_proto_msgTypes[39]
+	mi := &file_palyra_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +2760,7 @@ func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 type VerifyAuditReply struct {
@@ -2685,7 +2776,7 @@ type VerifyAuditReply struct {
 
 func (x *VerifyAuditReply) Reset() {
 	*x = VerifyAuditReply{}
-	mi := &file_palyra_v1_admin_proto_msgTypes[40]
+	mi := &file_palyra_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2788,7 @@ func (x *VerifyAuditReply) String() string {
 func (*VerifyAuditReply) ProtoMessage() {}
 
 func (x *VerifyAuditReply) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_admin_proto_msgTypes[40]
+	mi := &file_palyra_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2801,7 @@ func (x *VerifyAuditReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditReply.ProtoReflect.Descriptor instead.
 func (*VerifyAuditReply) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_palyra_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VerifyAuditReply) GetOk() bool {
@@ -2912,12 +3003,15 @@ const file_palyra_v1_admin_proto_rawDesc = "" +
 	"\bgrant_ms\x18\f \x01(\x03R\agrantMs\x12\x16\n" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12\x18\n" +
 	"\adecider\x18\x0e \x01(\tR\adecider\x12&\n" +
-	"\x0fdecided_unix_ms\x18\x0f \x01(\x03R\rdecidedUnixMs\"B\n" +
+	"\x0fdecided_unix_ms\x18\x0f \x01(\x03R\rdecidedUnixMs\"h\n" +
 	"\x14ListApprovalsRequest\x12\x14\n" +
-	"\x05state\x18\x01 \x01(\tR\x05state\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"G\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"o\n" +
 	"\x12ListApprovalsReply\x121\n" +
-	"\tapprovals\x18\x01 \x03(\v2\x13.palyra.v1.ApprovalR\tapprovals\"$\n" +
+	"\tapprovals\x18\x01 \x03(\v2\x13.palyra.v1.ApprovalR\tapprovals\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n" +
 	"\x12GetApprovalRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x82\x01\n" +
 	"\rDecideRequest\x12\x0e\n" +
@@ -2929,7 +3023,10 @@ const file_palyra_v1_admin_proto_rawDesc = "" +
 	"\x15WatchApprovalsRequest\"T\n" +
 	"\rApprovalEvent\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12/\n" +
-	"\bapproval\x18\x02 \x01(\v2\x13.palyra.v1.ApprovalR\bapproval\"\xb9\x01\n" +
+	"\bapproval\x18\x02 \x01(\v2\x13.palyra.v1.ApprovalR\bapproval\">\n" +
+	"\x13WaitApprovalRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\await_ms\x18\x02 \x01(\x03R\x06waitMs\"\xb9\x01\n" +
 	"\x16RequestApprovalRequest\x12!\n" +
 	"\fsubject_type\x18\x01 \x01(\tR\vsubjectType\x12\x1d\n" +
 	"\n" +
@@ -2946,11 +3043,14 @@ const file_palyra_v1_admin_proto_rawDesc = "" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x18\n" +
 	"\asubject\x18\x05 \x01(\tR\asubject\x12\x16\n" +
 	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x12\n" +
-	"\x04hash\x18\a \x01(\tR\x04hash\"(\n" +
-	"\x10ListAuditRequest\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\rR\x05limit\"A\n" +
+	"\x04hash\x18\a \x01(\tR\x04hash\"N\n" +
+	"\x10ListAuditRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"i\n" +
 	"\x0eListAuditReply\x12/\n" +
-	"\aentries\x18\x01 \x03(\v2\x15.palyra.v1.AuditEntryR\aentries\"\x14\n" +
+	"\aentries\x18\x01 \x03(\v2\x15.palyra.v1.AuditEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x14\n" +
 	"\x12VerifyAuditRequest\"u\n" +
 	"\x10VerifyAuditReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
@@ -2975,13 +3075,14 @@ const file_palyra_v1_admin_proto_rawDesc = "" +
 	"\x06Invoke\x12\x18.palyra.v1.InvokeRequest\x1a\x19.palyra.v1.CapabilityCall\x12[\n" +
 	"\x19SetCapabilityAvailability\x12+.palyra.v1.SetCapabilityAvailabilityRequest\x1a\x11.palyra.v1.Device\x125\n" +
 	"\x06Revoke\x12\x18.palyra.v1.RevokeRequest\x1a\x11.palyra.v1.Device\x125\n" +
-	"\x06Remove\x12\x18.palyra.v1.RemoveRequest\x1a\x11.palyra.v1.Device2\xfa\x02\n" +
+	"\x06Remove\x12\x18.palyra.v1.RemoveRequest\x1a\x11.palyra.v1.Device2\xbf\x03\n" +
 	"\x10ApprovalsService\x12O\n" +
 	"\rListApprovals\x12\x1f.palyra.v1.ListApprovalsRequest\x1a\x1d.palyra.v1.ListApprovalsReply\x12A\n" +
 	"\vGetApproval\x12\x1d.palyra.v1.GetApprovalRequest\x1a\x13.palyra.v1.Approval\x127\n" +
 	"\x06Decide\x12\x18.palyra.v1.DecideRequest\x1a\x13.palyra.v1.Approval\x12N\n" +
 	"\x0eWatchApprovals\x12 .palyra.v1.WatchApprovalsRequest\x1a\x18.palyra.v1.ApprovalEvent0\x01\x12I\n" +
-	"\x0fRequestApproval\x12!.palyra.v1.RequestApprovalRequest\x1a\x13.palyra.v1.Approval2\x9e\x01\n" +
+	"\x0fRequestApproval\x12!.palyra.v1.RequestApprovalRequest\x1a\x13.palyra.v1.Approval\x12C\n" +
+	"\fWaitApproval\x12\x1e.palyra.v1.WaitApprovalRequest\x1a\x13.palyra.v1.Approval2\x9e\x01\n" +
 	"\fAuditService\x12C\n" +
 	"\tListAudit\x12\x1b.palyra.v1.ListAuditRequest\x1a\x19.palyra.v1.ListAuditReply\x12I\n" +
 	"\vVerifyAudit\x12\x1d.palyra.v1.VerifyAuditRequest\x1a\x1b.palyra.v1.VerifyAuditReplyB3Z1github.com/palyra/palyra/proto/palyra/v1;palyrav1b\x06proto3"
@@ -2998,7 +3099,7 @@ func file_palyra_v1_admin_proto_rawDescGZIP() []byte {
 	return file_palyra_v1_admin_proto_rawDescData
 }
 
-var file_palyra_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_palyra_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_palyra_v1_admin_proto_goTypes = []any{
 	(*WhoAmIRequest)(nil),                    // 0: palyra.v1.WhoAmIRequest
 	(*WhoAmIReply)(nil),                      // 1: palyra.v1.WhoAmIReply
@@ -3035,12 +3136,13 @@ var file_palyra_v1_admin_proto_goTypes = []any{
 	(*DecideRequest)(nil),                    // 32: palyra.v1.DecideRequest
 	(*WatchApprovalsRequest)(nil),            // 33: palyra.v1.WatchApprovalsRequest
 	(*ApprovalEvent)(nil),                    // 34: palyra.v1.ApprovalEvent
-	(*RequestApprovalRequest)(nil),           // 35: palyra.v1.RequestApprovalRequest
-	(*AuditEntry)(nil),                       // 36: palyra.v1.AuditEntry
-	(*ListAuditRequest)(nil),                 // 37: palyra.v1.ListAuditRequest
-	(*ListAuditReply)(nil),                   // 38: palyra.v1.ListAuditReply
-	(*VerifyAuditRequest)(nil),               // 39: palyra.v1.VerifyAuditRequest
-	(*VerifyAuditReply)(nil),                 // 40: palyra.v1.VerifyAuditReply
+	(*WaitApprovalRequest)(nil),              // 35: palyra.v1.WaitApprovalRequest
+	(*RequestApprovalRequest)(nil),           // 36: palyra.v1.RequestApprovalRequest
+	(*AuditEntry)(nil),                       // 37: palyra.v1.AuditEntry
+	(*ListAuditRequest)(nil),                 // 38: palyra.v1.ListAuditRequest
+	(*ListAuditReply)(nil),                   // 39: palyra.v1.ListAuditReply
+	(*VerifyAuditRequest)(nil),               // 40: palyra.v1.VerifyAuditRequest
+	(*VerifyAuditReply)(nil),                 // 41: palyra.v1.VerifyAuditReply
 }
 var file_palyra_v1_admin_proto_depIdxs = []int32{
 	2,  // 0: palyra.v1.CreateTokenReply.token:type_name -> palyra.v1.Token
@@ -3057,7 +3159,7 @@ var file_palyra_v1_admin_proto_depIdxs = []int32{
 	16, // 11: palyra.v1.ListPairingRequestsReply.requests:type_name -> palyra.v1.PairingRequest
 	28, // 12: palyra.v1.ListApprovalsReply.approvals:type_name -> palyra.v1.Approval
 	28, // 13: palyra.v1.ApprovalEvent.approval:type_name -> palyra.v1.Approval
-	36, // 14: palyra.v1.ListAuditReply.entries:type_name -> palyra.v1.AuditEntry
+	37, // 14: palyra.v1.ListAuditReply.entries:type_name -> palyra.v1.AuditEntry
 	0,  // 15: palyra.v1.AccessService.WhoAmI:input_type -> palyra.v1.WhoAmIRequest
 	3,  // 16: palyra.v1.AccessService.CreateToken:input_type -> palyra.v1.CreateTokenRequest
 	5,  // 17: palyra.v1.AccessService.ListTokens:input_type -> palyra.v1.ListTokensRequest
@@ -3075,31 +3177,33 @@ var file_palyra_v1_admin_proto_depIdxs = []int32{
 	31, // 29: palyra.v1.ApprovalsService.GetApproval:input_type -> palyra.v1.GetApprovalRequest
 	32, // 30: palyra.v1.ApprovalsService.Decide:input_type -> palyra.v1.DecideRequest
 	33, // 31: palyra.v1.ApprovalsService.WatchApprovals:input_type -> palyra.v1.WatchApprovalsRequest
-	35, // 32: palyra.v1.ApprovalsService.RequestApproval:input_type -> palyra.v1.RequestApprovalRequest
-	37, // 33: palyra.v1.AuditService.ListAudit:input_type -> palyra.v1.ListAuditRequest
-	39, // 34: palyra.v1.AuditService.VerifyAudit:input_type -> palyra.v1.VerifyAuditRequest
-	1,  // 35: palyra.v1.AccessService.WhoAmI:output_type -> palyra.v1.WhoAmIReply
-	4,  // 36: palyra.v1.AccessService.CreateToken:output_type -> palyra.v1.CreateTokenReply
-	6,  // 37: palyra.v1.AccessService.ListTokens:output_type -> palyra.v1.ListTokensReply
-	8,  // 38: palyra.v1.AccessService.RevokeToken:output_type -> palyra.v1.RevokeTokenReply
-	13, // 39: palyra.v1.InventoryService.ListDevices:output_type -> palyra.v1.ListDevicesReply
-	17, // 40: palyra.v1.InventoryService.GetDevice:output_type -> palyra.v1.DeviceDetail
-	19, // 41: palyra.v1.InventoryService.WatchInventory:output_type -> palyra.v1.InventoryEvent
-	21, // 42: palyra.v1.PairingService.MintCode:output_type -> palyra.v1.MintCodeReply
-	23, // 43: palyra.v1.PairingService.ListPairingRequests:output_type -> palyra.v1.ListPairingRequestsReply
-	15, // 44: palyra.v1.NodesService.Invoke:output_type -> palyra.v1.CapabilityCall
-	10, // 45: palyra.v1.NodesService.SetCapabilityAvailability:output_type -> palyra.v1.Device
-	10, // 46: palyra.v1.NodesService.Revoke:output_type -> palyra.v1.Device
-	10, // 47: palyra.v1.NodesService.Remove:output_type -> palyra.v1.Device
-	30, // 48: palyra.v1.ApprovalsService.ListApprovals:output_type -> palyra.v1.ListApprovalsReply
-	28, // 49: palyra.v1.ApprovalsService.GetApproval:output_type -> palyra.v1.Approval
-	28, // 50: palyra.v1.ApprovalsService.Decide:output_type -> palyra.v1.Approval
-	34, // 51: palyra.v1.ApprovalsService.WatchApprovals:output_type -> palyra.v1.ApprovalEvent
-	28, // 52: palyra.v1.ApprovalsService.RequestApproval:output_type -> palyra.v1.Approval
-	38, // 53: palyra.v1.AuditService.ListAudit:output_type -> palyra.v1.ListAuditReply
-	40, // 54: palyra.v1.AuditService.VerifyAudit:output_type -> palyra.v1.VerifyAuditReply
-	35, // [35:55] is the sub-list for method output_type
-	15, // [15:35] is the sub-list for method input_type
+	36, // 32: palyra.v1.ApprovalsService.RequestApproval:input_type -> palyra.v1.RequestApprovalRequest
+	35, // 33: palyra.v1.ApprovalsService.WaitApproval:input_type -> palyra.v1.WaitApprovalRequest
+	38, // 34: palyra.v1.AuditService.ListAudit:input_type -> palyra.v1.ListAuditRequest
+	40, // 35: palyra.v1.AuditService.VerifyAudit:input_type -> palyra.v1.VerifyAuditRequest
+	1,  // 36: palyra.v1.AccessService.WhoAmI:output_type -> palyra.v1.WhoAmIReply
+	4,  // 37: palyra.v1.AccessService.CreateToken:output_type -> palyra.v1.CreateTokenReply
+	6,  // 38: palyra.v1.AccessService.ListTokens:output_type -> palyra.v1.ListTokensReply
+	8,  // 39: palyra.v1.AccessService.RevokeToken:output_type -> palyra.v1.RevokeTokenReply
+	13, // 40: palyra.v1.InventoryService.ListDevices:output_type -> palyra.v1.ListDevicesReply
+	17, // 41: palyra.v1.InventoryService.GetDevice:output_type -> palyra.v1.DeviceDetail
+	19, // 42: palyra.v1.InventoryService.WatchInventory:output_type -> palyra.v1.InventoryEvent
+	21, // 43: palyra.v1.PairingService.MintCode:output_type -> palyra.v1.MintCodeReply
+	23, // 44: palyra.v1.PairingService.ListPairingRequests:output_type -> palyra.v1.ListPairingRequestsReply
+	15, // 45: palyra.v1.NodesService.Invoke:output_type -> palyra.v1.CapabilityCall
+	10, // 46: palyra.v1.NodesService.SetCapabilityAvailability:output_type -> palyra.v1.Device
+	10, // 47: palyra.v1.NodesService.Revoke:output_type -> palyra.v1.Device
+	10, // 48: palyra.v1.NodesService.Remove:output_type -> palyra.v1.Device
+	30, // 49: palyra.v1.ApprovalsService.ListApprovals:output_type -> palyra.v1.ListApprovalsReply
+	28, // 50: palyra.v1.ApprovalsService.GetApproval:output_type -> palyra.v1.Approval
+	28, // 51: palyra.v1.ApprovalsService.Decide:output_type -> palyra.v1.Approval
+	34, // 52: palyra.v1.ApprovalsService.WatchApprovals:output_type -> palyra.v1.ApprovalEvent
+	28, // 53: palyra.v1.ApprovalsService.RequestApproval:output_type -> palyra.v1.Approval
+	28, // 54: palyra.v1.ApprovalsService.WaitApproval:output_type -> palyra.v1.Approval
+	39, // 55: palyra.v1.AuditService.ListAudit:output_type -> palyra.v1.ListAuditReply
+	41, // 56: palyra.v1.AuditService.VerifyAudit:output_type -> palyra.v1.VerifyAuditReply
+	36, // [36:57] is the sub-list for method output_type
+	15, // [15:36] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -3116,7 +3220,7 @@ func file_palyra_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palyra_v1_admin_proto_rawDesc), len(file_palyra_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   6,
 		},

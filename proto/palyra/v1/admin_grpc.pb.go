@@ -820,6 +820,7 @@ const (
 	ApprovalsService_Decide_FullMethodName          = "/palyra.v1.ApprovalsService/Decide"
 	ApprovalsService_WatchApprovals_FullMethodName  = "/palyra.v1.ApprovalsService/WatchApprovals"
 	ApprovalsService_RequestApproval_FullMethodName = "/palyra.v1.ApprovalsService/RequestApproval"
+	ApprovalsService_WaitApproval_FullMethodName    = "/palyra.v1.ApprovalsService/WaitApproval"
 )
 
 // ApprovalsServiceClient is the client API for ApprovalsService service.
@@ -827,7 +828,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ApprovalsService is where operators decide. Reading needs observability.read, deciding
-// approvals.decide; any valid token may RequestApproval.
+// approvals.decide (and trust.operate for a device_pairing approval, which admits a device);
+// any valid token may RequestApproval.
 type ApprovalsServiceClient interface {
 	ListApprovals(ctx context.Context, in *ListApprovalsRequest, opts ...grpc.CallOption) (*ListApprovalsReply, error)
 	GetApproval(ctx context.Context, in *GetApprovalRequest, opts ...grpc.CallOption) (*Approval, error)
@@ -836,9 +838,16 @@ type ApprovalsServiceClient interface {
 	Decide(ctx context.Context, in *DecideRequest, opts ...grpc.CallOption) (*Approval, error)
 	// WatchApprovals sends every pending approval, then each new, decided or timed-out one.
 	WatchApprovals(ctx context.Context, in *WatchApprovalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ApprovalEvent], error)
-	// RequestApproval asks the operator and waits for the decision (or the expiry). A grant
-	// remembered from an earlier session or time-box decision answers at once.
+	// RequestApproval asks the operator and returns at once with the stored approval: pending,
+	// or already approved by a grant remembered from an earlier session or time-box decision.
+	// WaitApproval then waits for the decision. Bounds: subject_id 256 bytes, summary 512,
+	// details 16 KiB, ttl_ms 30 s..24 h (INVALID_ARGUMENT); 32 pending per requester and 60
+	// requests a minute per token (RESOURCE_EXHAUSTED).
 	RequestApproval(ctx context.Context, in *RequestApprovalRequest, opts ...grpc.CallOption) (*Approval, error)
+	// WaitApproval returns approval id once it is settled, or as it stands when wait_ms has
+	// passed, so a client can wait across its own reconnects and palyrad's restarts. Any valid
+	// token may wait on the approvals it requested; others need observability.read.
+	WaitApproval(ctx context.Context, in *WaitApprovalRequest, opts ...grpc.CallOption) (*Approval, error)
 }
 
 type approvalsServiceClient struct {
@@ -908,12 +917,23 @@ func (c *approvalsServiceClient) RequestApproval(ctx context.Context, in *Reques
 	return out, nil
 }
 
+func (c *approvalsServiceClient) WaitApproval(ctx context.Context, in *WaitApprovalRequest, opts ...grpc.CallOption) (*Approval, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Approval)
+	err := c.cc.Invoke(ctx, ApprovalsService_WaitApproval_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApprovalsServiceServer is the server API for ApprovalsService service.
 // All implementations must embed UnimplementedApprovalsServiceServer
 // for forward compatibility.
 //
 // ApprovalsService is where operators decide. Reading needs observability.read, deciding
-// approvals.decide; any valid token may RequestApproval.
+// approvals.decide (and trust.operate for a device_pairing approval, which admits a device);
+// any valid token may RequestApproval.
 type ApprovalsServiceServer interface {
 	ListApprovals(context.Context, *ListApprovalsRequest) (*ListApprovalsReply, error)
 	GetApproval(context.Context, *GetApprovalRequest) (*Approval, error)
@@ -922,9 +942,16 @@ type ApprovalsServiceServer interface {
 	Decide(context.Context, *DecideRequest) (*Approval, error)
 	// WatchApprovals sends every pending approval, then each new, decided or timed-out one.
 	WatchApprovals(*WatchApprovalsRequest, grpc.ServerStreamingServer[ApprovalEvent]) error
-	// RequestApproval asks the operator and waits for the decision (or the expiry). A grant
-	// remembered from an earlier session or time-box decision answers at once.
+	// RequestApproval asks the operator and returns at once with the stored approval: pending,
+	// or already approved by a grant remembered from an earlier session or time-box decision.
+	// WaitApproval then waits for the decision. Bounds: subject_id 256 bytes, summary 512,
+	// details 16 KiB, ttl_ms 30 s..24 h (INVALID_ARGUMENT); 32 pending per requester and 60
+	// requests a minute per token (RESOURCE_EXHAUSTED).
 	RequestApproval(context.Context, *RequestApprovalRequest) (*Approval, error)
+	// WaitApproval returns approval id once it is settled, or as it stands when wait_ms has
+	// passed, so a client can wait across its own reconnects and palyrad's restarts. Any valid
+	// token may wait on the approvals it requested; others need observability.read.
+	WaitApproval(context.Context, *WaitApprovalRequest) (*Approval, error)
 	mustEmbedUnimplementedApprovalsServiceServer()
 }
 
@@ -949,6 +976,9 @@ func (UnimplementedApprovalsServiceServer) WatchApprovals(*WatchApprovalsRequest
 }
 func (UnimplementedApprovalsServiceServer) RequestApproval(context.Context, *RequestApprovalRequest) (*Approval, error) {
 	return nil, status.Error(codes.Unimplemented, "method RequestApproval not implemented")
+}
+func (UnimplementedApprovalsServiceServer) WaitApproval(context.Context, *WaitApprovalRequest) (*Approval, error) {
+	return nil, status.Error(codes.Unimplemented, "method WaitApproval not implemented")
 }
 func (UnimplementedApprovalsServiceServer) mustEmbedUnimplementedApprovalsServiceServer() {}
 func (UnimplementedApprovalsServiceServer) testEmbeddedByValue()                          {}
@@ -1054,6 +1084,24 @@ func _ApprovalsService_RequestApproval_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApprovalsService_WaitApproval_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WaitApprovalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApprovalsServiceServer).WaitApproval(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApprovalsService_WaitApproval_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApprovalsServiceServer).WaitApproval(ctx, req.(*WaitApprovalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApprovalsService_ServiceDesc is the grpc.ServiceDesc for ApprovalsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1076,6 +1124,10 @@ var ApprovalsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RequestApproval",
 			Handler:    _ApprovalsService_RequestApproval_Handler,
+		},
+		{
+			MethodName: "WaitApproval",
+			Handler:    _ApprovalsService_WaitApproval_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -362,11 +363,21 @@ type approvals struct {
 func (a approvals) ListApprovals(_ context.Context, req *palyrav1.ListApprovalsRequest) (*palyrav1.ListApprovalsReply, error) {
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
-	reply := &palyrav1.ListApprovalsReply{}
+	var match []*palyrav1.Approval
 	for _, ap := range slices.Backward(a.s.approvals) {
 		if req.GetState() == "" || ap.GetState() == req.GetState() {
-			reply.Approvals = append(reply.Approvals, ap)
+			match = append(match, ap)
 		}
+	}
+	// The token is the offset of the page's first approval, as opaque to clients as palyrad's.
+	from, _ := strconv.Atoi(req.GetPageToken())
+	to := len(match)
+	if size := int(req.GetPageSize()); size > 0 && from+size < to {
+		to = from + size
+	}
+	reply := &palyrav1.ListApprovalsReply{Approvals: match[min(from, len(match)):to]}
+	if to < len(match) {
+		reply.NextPageToken = strconv.Itoa(to)
 	}
 	return reply, nil
 }
