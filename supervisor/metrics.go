@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type sampleTarget struct {
@@ -59,8 +61,18 @@ func (s *Supervisor) sample(prev map[int]procSample) map[int]procSample {
 		}
 	}
 
+	free := int64(-1)
+	var fs unix.Statfs_t
+	if s.info.Home != "" && unix.Statfs(s.info.Home, &fs) == nil {
+		free = int64(fs.Bavail) * fs.Bsize
+	}
+
 	changed := false
 	s.mu.Lock()
+	if (free >= 0 && free < DiskFullBelow) != (s.diskFree >= 0 && s.diskFree < DiskFullBelow) {
+		changed = true
+	}
+	s.diskFree = free
 	for i, t := range targets {
 		r := readings[i]
 		switch {

@@ -2,8 +2,11 @@ package supervisor
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/palyra/palyra/internal/testfs"
 )
 
 func TestPolicyDelay(t *testing.T) {
@@ -114,4 +117,20 @@ func TestCloneStatusIsDeep(t *testing.T) {
 	if st.Addrs["grpc"] != "a" || st.RecentExits[0].Code != 1 || st.Command[0] != "x" || st.LastExit.Code != 1 {
 		t.Errorf("changing the clone changed the original: %+v", st)
 	}
+}
+
+// TestAFullDiskShowsInTheStatus: the services run on, but the operator is told that nothing
+// new can be kept, and the status clears once space is back.
+func TestAFullDiskShowsInTheStatus(t *testing.T) {
+	home := testfs.Small(t, 4<<20)
+	h := startIn(t, home, testPolicy(), child("svc", "ready"))
+	h.waitFor(t, "healthy", func(s Snapshot) bool { return s.Overall == OverallHealthy })
+	filler := testfs.Fill(t, home)
+	snap := h.waitFor(t, "the full disk is reported", func(s Snapshot) bool { return s.Overall == OverallDegraded })
+	if len(snap.Reasons) != 1 || !strings.Contains(snap.Reasons[0], "disk: the file system of "+home+" is full") ||
+		!strings.Contains(snap.Reasons[0], "free space there") {
+		t.Fatalf("reasons %q, want one naming the full disk and the fix", snap.Reasons)
+	}
+	testfs.Free(t, filler)
+	h.waitFor(t, "healthy once space is back", func(s Snapshot) bool { return s.Overall == OverallHealthy && len(s.Reasons) == 0 })
 }

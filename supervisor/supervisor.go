@@ -38,8 +38,9 @@ type Supervisor struct {
 	runs     sync.WaitGroup // one per spawned process, until its output is drained
 	runSeq   atomic.Uint64  // numbers the runs, for their leftover markers
 
-	mu   sync.Mutex
-	info Info // guarded by mu
+	mu       sync.Mutex
+	info     Info  // guarded by mu
+	diskFree int64 // bytes free for the state directory; -1 until known; guarded by mu
 
 	watchMu  sync.Mutex
 	watchers map[chan struct{}]struct{}
@@ -70,6 +71,7 @@ func New(cfg Config) *Supervisor {
 		byName:    make(map[string]*service, len(cfg.Specs)),
 		watchers:  make(map[chan struct{}]struct{}),
 		probeSoon: make(chan struct{}, 1),
+		diskFree:  -1,
 		info: Info{
 			PID:       os.Getpid(),
 			Version:   cfg.Version,
