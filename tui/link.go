@@ -158,7 +158,23 @@ func closeClient(c *adminclient.Client) tea.Cmd {
 func (m *model) shareConn() {
 	m.inventory.SetGateway(m.link.conn)
 	m.approvals.SetGateway(m.link.conn)
+	m.cockpit.SetOperate(m.operateRefusal())
 	m.shareFacts()
+}
+
+// operateRefusal says why this UI may not start or stop services, "" when it may. The
+// supervisor's socket admits this uid whatever the token; a scoped token keeps the UI
+// read-only unless palyrad says it holds services.operate.
+func (m model) operateRefusal() string {
+	c := m.link.conn
+	switch {
+	case !m.opts.ScopedToken || c.Can(adminclient.ServicesOperate):
+		return ""
+	case c.Connected():
+		return "this token (" + textsafe.Clean(c.Principal) + ") cannot start or stop services: it lacks " + adminclient.ServicesOperate
+	}
+	return "a scoped token starts and stops services only once palyrad confirms its " + adminclient.ServicesOperate +
+		"; use the admin token meanwhile"
 }
 
 func (m *model) shareFacts() {

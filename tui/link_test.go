@@ -301,3 +301,37 @@ func TestPalettePairs(t *testing.T) {
 		t.Fatalf("requests = %v", reqs)
 	}
 }
+
+// TestScopedTokenOperatesServicesOnlyWithServicesOperate: the supervisor's socket admits this
+// uid whatever the token; a scoped token's UI stays read-only unless palyrad says it holds
+// services.operate, before it connects too.
+func TestScopedTokenOperatesServicesOnlyWithServicesOperate(t *testing.T) {
+	l := newLive(t, 120, 40, admintest.ReadOnlyToken)
+	l.m.opts.ScopedToken = true
+	l.m.cockpit.SetOperate(l.m.operateRefusal())
+	l.snapshot(l.daemonAt(supervisor.StateStopped))
+	l.until("the cockpit", func() bool { return l.m.cockpit.Selected() != "" })
+	if s := l.screen(); strings.Contains(s, "r restart") || strings.Contains(s, "s start") {
+		t.Fatalf("the cockpit offers verbs before palyrad vouched for the token:\n%s", s)
+	}
+	l.loop.Go(l.send(cmdtest.Key("r")))
+	l.until("the refusal", func() bool { return strings.Contains(l.screen(), "use the admin token meanwhile") })
+
+	l.snapshot(l.daemonAt(supervisor.StateRunning))
+	l.until("the first lists", l.connected)
+	l.loop.Go(l.send(cmdtest.Key("r")))
+	l.until("the refusal", func() bool {
+		return strings.Contains(l.screen(), "cannot start or stop services: it lacks services.operate")
+	})
+	l.send(cmdtest.Key("x"))
+	if l.m.cockpit.CapturesInput() {
+		t.Fatal("x asks to confirm a stop the token may not make")
+	}
+	l.send(cmdtest.Key(":"))
+	l.typeText("restart all")
+	l.loop.Go(l.send(cmdtest.Key("enter")))
+	l.until("the palette's refusal", func() bool { return strings.Contains(l.screen(), "lacks services.operate") })
+	if calls := l.b.Calls(); len(calls) != 0 {
+		t.Fatalf("the supervisor was asked to %q", calls)
+	}
+}

@@ -134,6 +134,7 @@ func newModel(b Backend, opts Options, logger *slog.Logger, tick tickFunc) model
 	m.palette.ShowSuggestions = true
 	m.setStyles(st)
 	m.resize(80, 24)
+	m.cockpit.SetOperate(m.operateRefusal())
 	return m
 }
 

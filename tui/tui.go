@@ -40,6 +40,7 @@ const memoryLimit = 40 << 20
 type Options struct {
 	Home        string           // the state directory holding admin.token; the supervisor's when empty
 	TokenFile   string           // the admin API token's file, instead of <Home>/admin.token ($PALYRA_TOKEN wins)
+	ScopedToken bool             // that token is a scoped one: services are operated only with services.operate
 	Gateway     string           // palyrad's admin address; the supervised daemon's when empty
 	FirstRun    bool             // show the preflight checks first
 	LogFile     string           // where the TUI's own log goes (never the terminal); none when empty

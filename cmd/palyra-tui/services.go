@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/adminclient"
+	"github.com/palyra/palyra/internal/textsafe"
+	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/api"
 	"github.com/palyra/palyra/supervisor/stack"
@@ -35,6 +39,9 @@ func newServicesCmd(g *globals) *cobra.Command {
 			Short: v.short,
 			Args:  exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := mayOperateServices(cmd, g); err != nil {
+					return err
+				}
 				ctx := cmd.Context()
 				var client *api.Client
 				var err error
@@ -73,6 +80,9 @@ func newShutdownCmd(g *globals) *cobra.Command {
 		Short: "Stop every service and the supervisor",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := mayOperateServices(cmd, g); err != nil {
+				return err
+			}
 			client, err := stack.Attach(cmd.Context(), g.cfg)
 			if err != nil {
 				return err
@@ -100,4 +110,25 @@ func newShutdownCmd(g *globals) *cobra.Command {
 			return fmt.Errorf("supervisor still answers after 60s")
 		},
 	}
+}
+
+// mayOperateServices refuses to act for a scoped token without services.operate, as the UI
+// does. The supervisor's socket itself is open to this uid alone (that is the boundary);
+// this keeps a scoped token's view read-only wherever it is used. palyrad says what the token
+// may do, so a scoped token cannot act while palyrad does not answer.
+func mayOperateServices(cmd *cobra.Command, g *globals) error {
+	if !adminclient.ScopedToken(g.cfg.Home, g.tokenFile) {
+		return nil
+	}
+	who, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.WhoAmIReply, error) {
+		return gw.Access.WhoAmI(ctx, &palyrav1.WhoAmIRequest{})
+	})
+	if err != nil {
+		return fmt.Errorf("the token from %s is a scoped one, and palyrad must say whether it may operate services: %w; "+
+			"or act with the admin token (without %s or --token-file)", tokenSource(g), err, adminclient.TokenEnv)
+	}
+	if !who.GetAdmin() && !slices.Contains(who.GetPermissions(), adminclient.ServicesOperate) {
+		return fmt.Errorf("permission denied: token %q lacks the %s permission", textsafe.Clean(who.GetPrincipal()), adminclient.ServicesOperate)
+	}
+	return nil
 }

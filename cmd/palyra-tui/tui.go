@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/grpclog"
 
+	"github.com/palyra/palyra/internal/adminclient"
 	"github.com/palyra/palyra/supervisor/api"
 	"github.com/palyra/palyra/supervisor/stack"
 	"github.com/palyra/palyra/tui"
@@ -55,10 +56,12 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 	return tui.Run(ctx, client, tui.Options{
 		Home:      cfg.Home,
 		TokenFile: g.tokenFile,
-		Gateway:   g.gateway,
-		FirstRun:  firstRun,
-		LogFile:   filepath.Join(cfg.Home, "tui.log"),
-		SaveDir:   cfg.Home,
+		// Read here, not in the UI: it is a file read.
+		ScopedToken: adminclient.ScopedToken(cfg.Home, g.tokenFile),
+		Gateway:     g.gateway,
+		FirstRun:    firstRun,
+		LogFile:     filepath.Join(cfg.Home, "tui.log"),
+		SaveDir:     cfg.Home,
 	})
 }
 

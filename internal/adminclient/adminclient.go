@@ -4,6 +4,7 @@ package adminclient
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"os"
@@ -86,6 +87,10 @@ func LoadToken(home, tokenFile string) (string, error) {
 	if path == "" {
 		path = filepath.Join(home, AdminTokenFile)
 	}
+	return readTokenFile(path)
+}
+
+func readTokenFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("no token at %s: palyrad creates it on its first start; or pass --token-file or set %s", path, TokenEnv)
@@ -108,6 +113,25 @@ func LoadToken(home, tokenFile string) (string, error) {
 		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	return token, nil
+}
+
+// ServicesOperate is the permission a scoped token needs before the UI and the headless
+// commands start, stop or restart services for it.
+const ServicesOperate = "services.operate"
+
+// ScopedToken reports whether the token the clients would use is a scoped one: set through
+// $PALYRA_TOKEN or tokenFile, and not <home>/admin.token's. Such a token's permissions are
+// palyrad's to say, so a client asks before it acts for it.
+func ScopedToken(home, tokenFile string) bool {
+	if strings.TrimSpace(os.Getenv(TokenEnv)) == "" && tokenFile == "" {
+		return false
+	}
+	token, err := LoadToken(home, tokenFile)
+	if err != nil {
+		return true // unusable as the admin token, whatever it is
+	}
+	admin, err := readTokenFile(filepath.Join(home, AdminTokenFile))
+	return err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(admin)) != 1
 }
 
 // AdminAddr is the daemon's admin address from a supervisor snapshot, or "" while the daemon

@@ -4,6 +4,7 @@ package cockpit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,7 +84,8 @@ type Model struct {
 	at       time.Time // the time uptimes and countdowns are measured at
 	selected string    // the selected service's name
 	mode     mode
-	back     mode // where a confirmation returns to
+	back     mode   // where a confirmation returns to
+	refusal  string // why this UI may not start or stop services; "" when it may
 
 	focused bool
 	ticking bool // a TickMsg is on its way
@@ -143,9 +145,16 @@ func (m Model) CapturesInput() bool { return m.mode == modeConfirmStop }
 // Selected returns the selected service's name, or "" when there is none.
 func (m Model) Selected() string { return m.selected }
 
+// SetOperate says why this UI may not start, stop or restart services ("" when it may): its
+// verbs are hidden and refused meanwhile.
+func (m *Model) SetOperate(refusal string) { m.refusal = refusal }
+
 // Run returns the command that applies verb v to the service name ("all" for every service)
 // and reports the outcome on the status line.
 func (m Model) Run(v Verb, name string) tea.Cmd {
+	if m.refusal != "" {
+		return status.Error(errors.New(m.refusal))
+	}
 	var call func(context.Context, string) ([]supervisor.ServiceStatus, error)
 	var doing, done string
 	switch v {
@@ -213,6 +222,8 @@ func (m Model) updateTable(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.selected = m.snap.Services[len(m.snap.Services)-1].Name
 	case key.Matches(msg, m.keys.Start):
 		return m, m.Run(VerbStart, m.selected)
+	case key.Matches(msg, m.keys.Stop) && m.refusal != "":
+		return m, m.Run(VerbStop, m.selected)
 	case key.Matches(msg, m.keys.Stop):
 		m.back, m.mode = m.mode, modeConfirmStop
 	case key.Matches(msg, m.keys.Restart):
@@ -253,16 +264,24 @@ func (m Model) ShortHelp() []key.Binding {
 	case modeConfirmStop:
 		return []key.Binding{m.keys.Confirm, m.keys.Deny}
 	case modeDetail:
-		return []key.Binding{m.keys.Back, m.keys.Start, m.keys.Stop, m.keys.Restart, m.keys.ShowLogs}
+		return append(append([]key.Binding{m.keys.Back}, m.verbs()...), m.keys.ShowLogs)
 	}
-	return []key.Binding{m.keys.Start, m.keys.Stop, m.keys.Restart, m.keys.ShowLogs, m.keys.Detail}
+	return append(m.verbs(), m.keys.ShowLogs, m.keys.Detail)
 }
 
 // FullHelp lists the bindings for the help overlay, in columns.
 func (m Model) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.keys.Up, m.keys.Down, m.keys.Top, m.keys.Bottom},
-		{m.keys.Start, m.keys.Stop, m.keys.Restart},
+		m.verbs(),
 		{m.keys.ShowLogs, m.keys.Detail, m.keys.Back},
 	}
+}
+
+// verbs are the bindings that act on services, none while this UI may not.
+func (m Model) verbs() []key.Binding {
+	if m.refusal != "" {
+		return nil
+	}
+	return []key.Binding{m.keys.Start, m.keys.Stop, m.keys.Restart}
 }

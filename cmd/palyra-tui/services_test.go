@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
+)
+
+// TestAScopedTokenOperatesServicesOnlyWithServicesOperate: the supervisor's socket admits
+// this uid whatever the token, but the commands act for a scoped token only when palyrad says
+// it holds services.operate, as the UI does.
+func TestAScopedTokenOperatesServicesOnlyWithServicesOperate(t *testing.T) {
+	f := newFakeAdmin(t)
+	// The fake takes testToken; this home's own admin token is another.
+	home := t.TempDir()
+	writeToken(t, home, "admin.token", "pa_"+testToken+"-of-another-home")
+	scoped := writeToken(t, t.TempDir(), "grafana.token", testToken)
+	f.reply(palyrav1.AccessService_WhoAmI_FullMethodName, &palyrav1.WhoAmIReply{Principal: "grafana", Permissions: []string{"observability.read"}})
+	for _, args := range [][]string{{"services", "restart", "browserd"}, {"services", "start", "all"}, {"services", "stop", "daemon"}, {"shutdown"}} {
+		o := runCLI(t, context.Background(), nil, append([]string{"--home", home, "--gateway", f.addr, "--token-file", scoped}, args...)...)
+		o.expect(t, exitFailure, `permission denied: token "grafana" lacks the services.operate permission`)
+	}
+
+	dead := closedAddr(t)
+	o := runCLI(t, context.Background(), nil, "--home", home, "--gateway", dead, "--token-file", scoped, "services", "restart", "browserd")
+	o.expect(t, exitFailure, "is a scoped one, and palyrad must say whether it may operate services", "nothing answers at "+dead)
+}
