@@ -19,10 +19,13 @@ import (
 
 // Service is one supervised service as the checks see it.
 type Service struct {
-	Name    string
-	Path    string // the binary that will be executed
-	Ports   []Port
-	Running bool // a running service owns its ports, so the port checks are skipped
+	Name  string
+	Path  string // the binary that will be executed
+	Ports []Port
+	// PID is the process of this state directory's running service, 0 when none runs. A
+	// port that process (or a child of it) listens on is ok; any other holder, such as the
+	// same service of another state directory, blocks.
+	PID int
 }
 
 // Port is one address a service listens on.
@@ -122,29 +125,30 @@ func port(ctx context.Context, s Service, pt Port) supervisor.Check {
 	if err != nil {
 		return blocked(c, fmt.Sprintf("%q is not host:port", pt.Addr), "set "+pt.Env+" to host:port, e.g. 127.0.0.1:0")
 	}
-	switch {
-	case p == "0":
+	if p == "0" {
 		c.Detail = pt.Addr + ": any free port"
-		return c
-	case s.Running:
-		c.Detail = pt.Addr + " is held by the running " + s.Name
 		return c
 	}
 	var lc net.ListenConfig
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, p))
-	if err != nil {
-		detail := pt.Addr + " is already in use"
-		if n, _ := strconv.Atoi(p); n > 0 {
-			if pid, name := PortHolder(n); pid > 0 {
-				detail += fmt.Sprintf(" by pid %d (%s)", pid, name)
-			}
-		}
-		return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another address (port 0 picks a free one)")
+	if err == nil {
+		l.Close()
+		return c
 	}
-	l.Close()
-	return c
+	detail := pt.Addr + " is already in use"
+	if n, _ := strconv.Atoi(p); n > 0 {
+		pid, name := PortHolder(n)
+		if s.PID > 0 && pid > 0 && descendsFrom(pid, s.PID) {
+			c.Detail = fmt.Sprintf("%s is held by the running %s (pid %d)", pt.Addr, s.Name, s.PID)
+			return c
+		}
+		if pid > 0 {
+			detail += fmt.Sprintf(" by pid %d (%s)", pid, name)
+		}
+	}
+	return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another address (port 0 picks a free one)")
 }
 
 func chromium() supervisor.Check {

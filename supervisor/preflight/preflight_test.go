@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,9 +57,12 @@ func TestPortZeroAndRunningServiceAreOK(t *testing.T) {
 	self, _ := os.Executable()
 	checks := Run(context.Background(), Target{Home: filepath.Join(t.TempDir(), "home"), Services: []Service{
 		{Name: "daemon", Path: self, Ports: []Port{{Addr: "127.0.0.1:0"}}},
-		{Name: "browserd", Path: self, Ports: []Port{{Addr: l.Addr().String()}}, Running: true},
+		// This process holds the port, as the running service would.
+		{Name: "browserd", Path: self, Ports: []Port{{Addr: l.Addr().String()}}, PID: os.Getpid()},
+		// The service runs this process as its child, as a wrapper script would.
+		{Name: "node", Path: self, Ports: []Port{{Label: "wrapped", Addr: l.Addr().String()}}, PID: os.Getppid()},
 	}})
-	for _, key := range []string{"daemon_port", "browserd_port", "daemon_binary", "state_dir"} {
+	for _, key := range []string{"daemon_port", "browserd_port", "node_wrapped_port", "daemon_binary", "state_dir"} {
 		if c := find(t, checks, key); c.Status != supervisor.CheckOK {
 			t.Errorf("%s: %+v", key, c)
 		}
@@ -93,5 +97,27 @@ func TestListeningInodesParsesProcTable(t *testing.T) {
 	got := listeningInodes(path, 7443)
 	if len(got) != 1 || got[0] != "4242" {
 		t.Fatalf("got %v, want [4242] (only the LISTEN row)", got)
+	}
+}
+
+func TestPortHeldByAnotherHomesServiceIsBlocked(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// This home's daemon is another process, which does not hold the port.
+	ours := exec.Command("sleep", "60")
+	if err := ours.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ours.Process.Kill(); ours.Wait() }()
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{Home: t.TempDir(), Services: []Service{
+		{Name: "daemon", Path: self, Ports: []Port{{Addr: l.Addr().String(), Env: "PALYRA_ADMIN_ADDR"}}, PID: ours.Process.Pid},
+	}})
+	c := find(t, checks, "daemon_port")
+	if c.Status != supervisor.CheckBlocked || !strings.Contains(c.Detail, "by pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("%+v, want blocked naming pid %d", c, os.Getpid())
 	}
 }

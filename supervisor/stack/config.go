@@ -123,17 +123,17 @@ func command(bin, role string) (string, []string) {
 	return selfExe, []string{role}
 }
 
-// PreflightTarget describes the stack to the preflight checks; running names the services
-// that hold their ports already.
-func (c Config) PreflightTarget(running map[string]bool) preflight.Target {
+// PreflightTarget describes the stack to the preflight checks; running gives the pid of each
+// of this state directory's services that runs, whose own ports are not a conflict.
+func (c Config) PreflightTarget(running map[string]int) preflight.Target {
 	daemonPath, _ := command(c.DaemonBin, "")
 	browserdPath, _ := command(c.BrowserdBin, "")
 	return preflight.Target{Home: c.Home, Services: []preflight.Service{
-		{Name: Daemon, Path: daemonPath, Running: running[Daemon], Ports: []preflight.Port{
+		{Name: Daemon, Path: daemonPath, PID: running[Daemon], Ports: []preflight.Port{
 			{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
 			{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR"},
 		}},
-		{Name: Browserd, Path: browserdPath, Running: running[Browserd], Ports: []preflight.Port{
+		{Name: Browserd, Path: browserdPath, PID: running[Browserd], Ports: []preflight.Port{
 			{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
 		}},
 	}}
