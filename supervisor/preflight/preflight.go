@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/portholder"
 	"github.com/palyra/palyra/supervisor"
 )
 
@@ -33,6 +34,12 @@ type Port struct {
 	Label string // e.g. "admin API"; empty for a service's only port
 	Addr  string // host:port; port 0 is never busy
 	Env   string // the variable that changes Addr, named in the fix
+	// Kept marks a port others are configured with (paired nodes dial the node API's):
+	// the fix suggests a fixed port, never port 0.
+	Kept bool
+	// Unknown, when set, says why Addr is not known (say, the file that keeps it is
+	// damaged) and what to do; the check blocks with it.
+	Unknown error
 }
 
 // Target is what to check.
@@ -121,9 +128,16 @@ func port(ctx context.Context, s Service, pt Port) supervisor.Check {
 		key, label = s.Name+"_"+strings.ReplaceAll(strings.ToLower(pt.Label), " ", "_")+"_port", s.Name+" "+pt.Label+" port"
 	}
 	c := supervisor.Check{Key: key, Label: label, Status: supervisor.CheckOK, Detail: pt.Addr + " is free"}
+	if pt.Unknown != nil {
+		return blocked(c, pt.Unknown.Error(), "")
+	}
 	host, p, err := net.SplitHostPort(pt.Addr)
 	if err != nil {
-		return blocked(c, fmt.Sprintf("%q is not host:port", pt.Addr), "set "+pt.Env+" to host:port, e.g. 127.0.0.1:0")
+		fix := "set " + pt.Env + " to host:port, e.g. 127.0.0.1:0"
+		if pt.Kept {
+			fix = "set " + pt.Env + " to host:port with a fixed port"
+		}
+		return blocked(c, fmt.Sprintf("%q is not host:port", pt.Addr), fix)
 	}
 	if p == "0" {
 		c.Detail = pt.Addr + ": any free port"
@@ -139,7 +153,7 @@ func port(ctx context.Context, s Service, pt Port) supervisor.Check {
 	}
 	detail := pt.Addr + " is already in use"
 	if n, _ := strconv.Atoi(p); n > 0 {
-		pid, name := PortHolder(n)
+		pid, name := portholder.Find(n)
 		if s.PID > 0 && pid > 0 && descendsFrom(pid, s.PID) {
 			c.Detail = fmt.Sprintf("%s is held by the running %s (pid %d)", pt.Addr, s.Name, s.PID)
 			return c
@@ -147,6 +161,9 @@ func port(ctx context.Context, s Service, pt Port) supervisor.Check {
 		if pid > 0 {
 			detail += fmt.Sprintf(" by pid %d (%s)", pid, name)
 		}
+	}
+	if pt.Kept {
+		return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another fixed address and pair the nodes again")
 	}
 	return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another address (port 0 picks a free one)")
 }

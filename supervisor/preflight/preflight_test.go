@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -85,21 +86,6 @@ func TestMissingBinaryAndUnwritableHome(t *testing.T) {
 	}
 }
 
-func TestListeningInodesParsesProcTable(t *testing.T) {
-	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1D13 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:1D13 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 20 4 30 10 -1
-`
-	path := filepath.Join(t.TempDir(), "tcp")
-	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	got := listeningInodes(path, 7443)
-	if len(got) != 1 || got[0] != "4242" {
-		t.Fatalf("got %v, want [4242] (only the LISTEN row)", got)
-	}
-}
-
 func TestPortHeldByAnotherHomesServiceIsBlocked(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,5 +105,35 @@ func TestPortHeldByAnotherHomesServiceIsBlocked(t *testing.T) {
 	c := find(t, checks, "daemon_port")
 	if c.Status != supervisor.CheckBlocked || !strings.Contains(c.Detail, "by pid "+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("%+v, want blocked naming pid %d", c, os.Getpid())
+	}
+}
+
+func TestKeptPortIsNeverToldToUsePortZero(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{Home: t.TempDir(), Services: []Service{{Name: "daemon", Path: self, Ports: []Port{
+		{Label: "node API", Addr: l.Addr().String(), Env: "PALYRA_NODE_ADDR", Kept: true},
+		{Label: "typo", Addr: "127.0.0.1", Env: "PALYRA_NODE_ADDR", Kept: true},
+	}}}})
+	for _, key := range []string{"daemon_node_api_port", "daemon_typo_port"} {
+		c := find(t, checks, key)
+		if c.Status != supervisor.CheckBlocked || !strings.Contains(c.Fix, "PALYRA_NODE_ADDR") ||
+			strings.Contains(c.Fix, "port 0") || strings.Contains(c.Fix, ":0") {
+			t.Errorf("%s: %+v; want blocked, with a fix that keeps a fixed port", key, c)
+		}
+	}
+}
+
+func TestUnknownPortBlocksWithItsReason(t *testing.T) {
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{Home: t.TempDir(), Services: []Service{{Name: "daemon", Path: self, Ports: []Port{
+		{Label: "node API", Addr: "127.0.0.1:0", Unknown: errors.New("node-port holds \"x\", not a port; delete it")},
+	}}}})
+	if c := find(t, checks, "daemon_node_api_port"); c.Status != supervisor.CheckBlocked || !strings.Contains(c.Detail, "not a port") {
+		t.Errorf("%+v, want blocked with the reason", c)
 	}
 }

@@ -5,9 +5,12 @@ package stack
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
+	"github.com/palyra/palyra/internal/nodeport"
 	"github.com/palyra/palyra/internal/statedir"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/preflight"
@@ -131,10 +134,28 @@ func (c Config) PreflightTarget(running map[string]int) preflight.Target {
 	return preflight.Target{Home: c.Home, Services: []preflight.Service{
 		{Name: Daemon, Path: daemonPath, PID: running[Daemon], Ports: []preflight.Port{
 			{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
-			{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR"},
+			c.nodePort(),
 		}},
 		{Name: Browserd, Path: browserdPath, PID: running[Browserd], Ports: []preflight.Port{
 			{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
 		}},
 	}}
+}
+
+// nodePort is the node API's address as palyrad will bind it: with port 0, the port it
+// chose at its first start and keeps for the nodes paired with it.
+func (c Config) nodePort() preflight.Port {
+	p := preflight.Port{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR", Kept: true}
+	host, port, err := net.SplitHostPort(c.NodeAddr)
+	if err != nil || port != "0" {
+		return p
+	}
+	kept, err := nodeport.Load(c.Home)
+	switch {
+	case err != nil:
+		p.Unknown = err
+	case kept > 0:
+		p.Addr = net.JoinHostPort(host, strconv.Itoa(kept))
+	}
+	return p
 }

@@ -1,4 +1,6 @@
-package preflight
+// Package portholder finds the process listening on a local TCP port, so an error about a
+// busy port can name its culprit.
+package portholder
 
 import (
 	"bufio"
@@ -8,9 +10,9 @@ import (
 	"strings"
 )
 
-// PortHolder finds the process listening on a local TCP port through /proc, so a port
-// conflict can name its culprit. It returns 0 when it cannot tell (another user's process).
-func PortHolder(port int) (pid int, name string) {
+// Find returns the pid and command name of the process listening on a local TCP port,
+// through /proc. It returns 0 when it cannot tell (another user's process).
+func Find(port int) (pid int, name string) {
 	inodes := map[string]bool{}
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		for _, inode := range listeningInodes(f, port) {
@@ -60,40 +62,4 @@ func listeningInodes(path string, port int) []string {
 		}
 	}
 	return out
-}
-
-// descendsFrom reports whether pid is ancestor or one of its descendants, following parent
-// pids through /proc.
-func descendsFrom(pid, ancestor int) bool {
-	// A process tree is shallow; the bound only guards against a cycle read mid-change.
-	for range 64 {
-		if pid == ancestor {
-			return true
-		}
-		if pid <= 1 {
-			return false
-		}
-		pid = parentPID(pid)
-	}
-	return false
-}
-
-// parentPID reads a process's parent from /proc/PID/stat, or returns 0.
-func parentPID(pid int) int {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	// The command name in parentheses may hold spaces and parentheses itself: the fields
-	// after it start at the last ')': state, then the parent pid.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(fields[1])
-	return ppid
 }
