@@ -29,6 +29,15 @@ const (
 // gone, which `go run` does to its temporary build while the background server lives on.
 const selfExe = "/proc/self/exe"
 
+// The names the roles run under when this binary re-executes itself, so ps, ss and the
+// status show palyrad rather than exe. Each role's main sets the same name as its comm.
+const (
+	ServerName   = "palyra-tui"
+	DaemonName   = "palyrad"
+	BrowserdName = "palyra-browserd"
+	NodeName     = "palyra-node"
+)
+
 // Config is where the stack keeps its state and how its services are reached.
 type Config struct {
 	Home         string
@@ -87,12 +96,13 @@ func (c Config) NodeHome() string { return filepath.Join(c.Home, "node") }
 
 // Specs are the supervised services.
 func (c Config) Specs() []supervisor.Spec {
-	daemonPath, daemonArgs := command(c.DaemonBin, "daemon")
-	browserdPath, browserdArgs := command(c.BrowserdBin, "browserd")
+	daemonPath, daemonArgv0, daemonArgs := command(c.DaemonBin, "daemon", DaemonName)
+	browserdPath, browserdArgv0, browserdArgs := command(c.BrowserdBin, "browserd", BrowserdName)
 	specs := []supervisor.Spec{
 		{
 			Name:       Daemon,
 			Path:       daemonPath,
+			Argv0:      daemonArgv0,
 			Args:       append(daemonArgs, "--home", c.Home, "--admin-addr", c.AdminAddr, "--node-addr", c.NodeAddr),
 			HealthAddr: "admin",
 			WaitReady:  true,
@@ -101,6 +111,7 @@ func (c Config) Specs() []supervisor.Spec {
 		{
 			Name:       Browserd,
 			Path:       browserdPath,
+			Argv0:      browserdArgv0,
 			Args:       append(browserdArgs, "--home", c.Home, "--addr", c.BrowserdAddr),
 			HealthAddr: "grpc",
 			WaitReady:  true,
@@ -111,26 +122,29 @@ func (c Config) Specs() []supervisor.Spec {
 		// are denied. It runs while it waits for its gateway (the inventory shows whether
 		// it is connected), so it does not wait for a ready line.
 		specs = append(specs, supervisor.Spec{
-			Name: Node,
-			Path: selfExe,
-			Args: []string{"node", "run", "--home", c.NodeHome(), "--mediation", "deny"},
+			Name:  Node,
+			Path:  selfExe,
+			Argv0: NodeName,
+			Args:  []string{"node", "run", "--home", c.NodeHome(), "--mediation", "deny"},
 		})
 	}
 	return specs
 }
 
-func command(bin, role string) (string, []string) {
+// command is how a role runs: an installed bin under its own name, or this binary
+// re-executed under the role's name.
+func command(bin, role, name string) (path, argv0 string, args []string) {
 	if bin != "" {
-		return bin, nil
+		return bin, bin, nil
 	}
-	return selfExe, []string{role}
+	return selfExe, name, []string{role}
 }
 
 // PreflightTarget describes the stack to the preflight checks; running gives the pid of each
 // of this state directory's services that runs, whose own ports are not a conflict.
 func (c Config) PreflightTarget(running map[string]int) preflight.Target {
-	daemonPath, _ := command(c.DaemonBin, "")
-	browserdPath, _ := command(c.BrowserdBin, "")
+	daemonPath, _, _ := command(c.DaemonBin, "daemon", DaemonName)
+	browserdPath, _, _ := command(c.BrowserdBin, "browserd", BrowserdName)
 	return preflight.Target{Home: c.Home, Services: []preflight.Service{
 		{Name: Daemon, Path: daemonPath, PID: running[Daemon], Ports: []preflight.Port{
 			{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
