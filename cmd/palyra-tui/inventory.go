@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/tui/termtext"
@@ -298,9 +299,9 @@ func printInventory(w io.Writer, all *palyrav1.ListDevicesReply, now time.Time) 
 			{header: "LAST SEEN"}, {header: "PLATFORM", min: 6}, {header: "CAPS"}, {header: "CERT"},
 		}, rows)
 	}
-	devices := fmt.Sprintf("%d devices", s.GetDevices())
+	devices := plural.Count(int(s.GetDevices()), "device", "devices")
 	if n := uint32(len(all.GetDevices())); n != s.GetDevices() {
-		devices = fmt.Sprintf("%d of %d devices", all.GetTotal(), s.GetDevices())
+		devices = fmt.Sprintf("%d of %s", all.GetTotal(), devices)
 	}
 	parts := []string{devices}
 	for _, c := range []struct {

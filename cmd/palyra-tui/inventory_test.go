@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -140,6 +141,15 @@ func TestInventoryEmpty(t *testing.T) {
 	o.expect(t, exitOK)
 	if !strings.HasPrefix(o.stdout, "no devices yet: pair one with `palyra-tui pair`\n") {
 		t.Errorf("output %q", o.stdout)
+	}
+}
+
+func TestInventoryOneDevice(t *testing.T) {
+	var b bytes.Buffer
+	printInventory(&b, &palyrav1.ListDevicesReply{Devices: []*palyrav1.Device{testDevice("d1", "one")}, Total: 1,
+		Summary: &palyrav1.InventorySummary{Devices: 1, Trusted: 1, Online: 1}}, time.Now())
+	if !strings.HasSuffix(b.String(), "\n1 device · 1 trusted · 1 online\n") {
+		t.Errorf("summary of one device:\n%s", b.String())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/tui/clock"
@@ -165,7 +166,7 @@ func (m Model) daemonLine() string {
 	case d.Problem != "":
 		return m.styles.Muted.Render("gateway ") + m.styles.Bad.Render(strings.TrimPrefix(textsafe.Clean(d.Problem), "gateway "))
 	}
-	devices := fmt.Sprintf("%d/%d devices online", d.Online, d.Devices)
+	devices := fmt.Sprintf("%d/%s online", d.Online, plural.Count(d.Devices, "device", "devices"))
 	pending := m.styles.Muted.Render("no pending approvals")
 	switch {
 	case d.Pending == 1:
