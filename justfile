@@ -10,9 +10,9 @@ build:
 run *ARGS:
     go run ./cmd/palyra-tui {{ARGS}}
 
-# The test command the README names: every package, with the race detector.
-test:
-    go test -race ./...
+# The README's test command: every package (or the ones given), with the race detector.
+test *ARGS:
+    scripts/test {{ARGS}}
 
 # The real binary under tmux.
 e2e:

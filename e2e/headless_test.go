@@ -81,7 +81,7 @@ func TestE2EHeadlessLifecycle(t *testing.T) {
 	if _, _, code := s.run("services", "restart"); code != 2 {
 		t.Fatalf("services restart without a name: exit %d, want 2", code)
 	}
-	if _, errOut, code := s.run("services", "restart", "nope"); code != 1 || !strings.Contains(errOut, `no service "nope"`) {
+	if _, errOut, code := s.run("services", "restart", "nope"); code != 2 || !strings.Contains(errOut, `unknown service "nope"; the services are daemon, browserd, all`) {
 		t.Fatalf("unknown service: exit %d, stderr %q", code, errOut)
 	}
 

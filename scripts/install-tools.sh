@@ -14,13 +14,15 @@ command -v tmux >/dev/null || need_apt+=(tmux)
 if [[ "${1:-}" == "--bench" ]]; then
   command -v supervisord >/dev/null || need_apt+=(supervisor)
 fi
+as_root=()
+((EUID == 0)) || as_root=(sudo)
 if ((${#need_apt[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 # A Debian supervisor install starts its own service; the bench runs its own instance.
 if [[ "${1:-}" == "--bench" ]] && command -v service >/dev/null; then
-  service supervisor stop >/dev/null 2>&1 || true
+  "${as_root[@]}" service supervisor stop >/dev/null 2>&1 || true
 fi
 
 [[ -x bin/protoc-gen-go ]] || go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12

@@ -12,6 +12,9 @@ type Spec struct {
 	Name string
 	Path string
 	Args []string
+	// Argv0 is the name the process is started under, which ps and the snapshot's command
+	// show; empty means Path. It matters when Path is /proc/self/exe.
+	Argv0 string
 	// Env is added to the supervisor's own environment for the child. It may hold secrets, so
 	// it travels only through the environment: never on the command line, never into a log.
 	Env []string
@@ -22,6 +25,13 @@ type Spec struct {
 	WaitReady bool
 	// Critical makes the overall status down while the service is not running.
 	Critical bool
+}
+
+func (s Spec) argv0() string {
+	if s.Argv0 != "" {
+		return s.Argv0
+	}
+	return s.Path
 }
 
 // Policy holds the restart, stop and probe timings.

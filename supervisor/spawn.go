@@ -79,6 +79,7 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 		return nil, err
 	}
 	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Args[0] = spec.argv0()
 	cmd.Env = append(os.Environ(), spec.Env...)
 	var runMarker string
 	if s.info.Home != "" {

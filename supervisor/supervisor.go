@@ -92,7 +92,7 @@ func New(cfg Config) *Supervisor {
 				Name:    spec.Name,
 				State:   StateStopped,
 				Health:  HealthUnknown,
-				Command: append([]string{spec.Path}, spec.Args...),
+				Command: append([]string{spec.argv0()}, spec.Args...),
 				LogFile: cfg.Logs.FilePath(spec.Name),
 			},
 		}

@@ -225,6 +225,24 @@ func TestStartRunsHealthy(t *testing.T) {
 	})
 }
 
+func TestServiceRunsUnderItsArgv0(t *testing.T) {
+	spec := child("svc", "ready")
+	spec.Argv0 = "palyrad"
+	h := start(t, testPolicy(), spec)
+	st := h.waitState(t, StateRunning)
+	want := append([]string{"palyrad"}, spec.Args...)
+	if !slices.Equal(st.Command, want) {
+		t.Errorf("snapshot command %q, want %q", st.Command, want)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"); !slices.Equal(got, want) {
+		t.Errorf("/proc/%d/cmdline %q, want %q", st.PID, got, want)
+	}
+}
+
 func TestCrashBacksOffThenGivesUp(t *testing.T) {
 	p := testPolicy()
 	h := start(t, p, child("svc", "crash", "-code", "3"))

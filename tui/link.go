@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -80,10 +81,26 @@ func (m model) adminAddr(snap supervisor.Snapshot) (addr, why string) {
 			return "", "palyrad reports no admin address"
 		}
 		if s.Name == stack.Daemon {
-			return "", "palyrad is not running (" + string(s.State) + ")"
+			return "", daemonDown(s)
 		}
 	}
 	return "", "this stack runs no palyrad"
+}
+
+// daemonDown says why palyrad is not running in the supervisor's words: its state, and for
+// a fatal or restarting one the reason.
+func daemonDown(s supervisor.ServiceStatus) string {
+	why := "palyrad is " + string(s.State)
+	if s.State == supervisor.StateBackoff {
+		why = "palyrad is restarting"
+		if s.Attempt > 0 {
+			why += fmt.Sprintf(" (attempt %d)", s.Attempt)
+		}
+	}
+	if s.Reason != "" && (s.State == supervisor.StateFatal || s.State == supervisor.StateBackoff) {
+		why += ": " + textsafe.Clean(s.Reason) // from the service's own output
+	}
+	return why
 }
 
 // followDaemon connects to palyrad when a snapshot shows it running at a new address and
@@ -92,6 +109,12 @@ func (m *model) followDaemon(snap supervisor.Snapshot) tea.Cmd {
 	addr, why := m.adminAddr(snap)
 	first := !m.link.tried
 	m.link.tried = true
+	if addr == "" && addr == m.link.addr && !first && why != m.link.conn.Problem {
+		// Still down, but for another reason (starting, then fatal): say the new one.
+		m.link.conn.Problem = why
+		m.shareConn()
+		return nil
+	}
 	if addr == m.link.addr && !first {
 		return nil
 	}

@@ -193,17 +193,36 @@ func TestGatewayFollowsTheDaemon(t *testing.T) {
 	l := newLive(t, 80, 24, admintest.AdminToken)
 	l.snapshot(l.daemonAt(supervisor.StateRunning))
 	l.until("the first lists", l.connected)
-	l.snapshot(l.daemonAt(supervisor.StateBackoff))
-	if l.m.link.conn.Connected() || l.m.link.conn.Problem != "palyrad is not running (backoff)" {
+	backoff := l.daemonAt(supervisor.StateBackoff)
+	backoff.Services[0].Attempt = 2
+	l.snapshot(backoff)
+	if l.m.link.conn.Connected() || l.m.link.conn.Problem != "palyrad is restarting (attempt 2)" {
 		t.Fatalf("conn = %+v", l.m.link.conn)
 	}
 	l.press("2")
 	l.until("the inventory pane", func() bool { return l.m.focus == paneInventory })
-	if !strings.Contains(l.screen(), "palyrad is not running (backoff) · showing the last known devices") {
+	if !strings.Contains(l.screen(), "palyrad is restarting (attempt 2) · showing the last known devices") {
 		t.Fatalf("inventory:\n%s", l.screen())
 	}
 	l.snapshot(l.daemonAt(supervisor.StateRunning))
 	l.until("the streams back", func() bool { return l.srv.Watches("inventory") == 2 && l.connected() })
+}
+
+func TestGatewaySaysWhatTheSupervisorSays(t *testing.T) {
+	l := newLive(t, 80, 24, admintest.AdminToken)
+	l.snapshot(l.daemonAt(supervisor.StateStarting))
+	l.until("the first snapshot", func() bool { return l.m.link.tried })
+	if got := l.m.link.conn.Problem; got != "palyrad is starting" {
+		t.Fatalf("problem while starting = %q", got)
+	}
+	fatal := l.daemonAt(supervisor.StateFatal)
+	fatal.Services[0].Reason = "10 failed starts in a row: listen 127.0.0.1:7443: address already in use\x1b]0;pwned\x07"
+	l.snapshot(fatal)
+	want := "palyrad is fatal: 10 failed starts in a row: listen 127.0.0.1:7443: address already in use"
+	l.until("the fatal state", func() bool { return l.m.link.conn.Problem == want })
+	if !strings.Contains(l.screen(), "gateway palyrad is fatal: 10 failed starts in a row") {
+		t.Fatalf("cockpit:\n%s", l.screen())
+	}
 }
 
 func TestGatewayTokenRefused(t *testing.T) {

@@ -160,7 +160,7 @@ func printApprovals(w io.Writer, list []*palyrav1.Approval, state string, now ti
 		rows = append(rows, []string{clean(a.GetId()), clean(a.GetState()), clean(a.GetRisk()),
 			clean(a.GetSubjectType()), clean(a.GetRequester()), when, clean(a.GetSummary())})
 	}
-	writeTable(w, tableWidth, []column{{header: "ID"}, {header: "STATE"}, {header: "RISK"},
+	writeTable(w, tableWidth(w), []column{{header: "ID"}, {header: "STATE"}, {header: "RISK"},
 		{header: "SUBJECT", min: 8}, {header: "REQUESTER", min: 8}, {header: "WHEN"}, {header: "SUMMARY", min: 12}}, rows)
 }
 

@@ -31,7 +31,7 @@ func TestApprovalsList(t *testing.T) {
 	f.reply(palyrav1.ApprovalsService_ListApprovals_FullMethodName, &palyrav1.ListApprovalsReply{
 		Approvals: []*palyrav1.Approval{hostile, pendingApproval("ap-7")}})
 
-	o := f.run(t, "approvals", "list")
+	o := f.runOn(t, newTerminal(t, narrowest), "approvals", "list")
 	o.expect(t, exitOK)
 	checkWidth(t, o.stdout)
 	if strings.ContainsRune(o.stdout, 0x1b) {
@@ -42,15 +42,21 @@ func TestApprovalsList(t *testing.T) {
 		!strings.HasPrefix(lines[1], "ap-8  pending  high  device_pairing") || !strings.Contains(lines[2], "in 8m") {
 		t.Errorf("table:\n%s", o.stdout)
 	}
+	// Piped, nothing is cut.
+	o = f.run(t, "approvals", "list")
+	if !strings.Contains(o.stdout, "  pair kitchen-pi (linux/arm64)\n") || !strings.Contains(o.stdout, "a summary far too long for one row of the table\n") ||
+		strings.Contains(o.stdout, "…") || strings.ContainsRune(o.stdout, 0x1b) {
+		t.Errorf("piped table:\n%s", o.stdout)
+	}
 
 	f.run(t, "approvals", "list", "--all").expect(t, exitOK)
 	f.run(t, "approvals", "list", "--state", "denied").expect(t, exitOK)
 	f.run(t, "approvals", "list", "--all", "--state", "denied").expect(t, exitUsage, "--all")
 	reqs := f.got(palyrav1.ApprovalsService_ListApprovals_FullMethodName)
-	if len(reqs) != 3 {
-		t.Fatalf("%d list calls, want 3", len(reqs))
+	if len(reqs) != 4 {
+		t.Fatalf("%d list calls, want 4", len(reqs))
 	}
-	for i, want := range []*palyrav1.ListApprovalsRequest{{State: "pending", PageSize: 200}, {PageSize: 200}, {State: "denied", PageSize: 200}} {
+	for i, want := range []*palyrav1.ListApprovalsRequest{{State: "pending", PageSize: 200}, {State: "pending", PageSize: 200}, {PageSize: 200}, {State: "denied", PageSize: 200}} {
 		checkRequest(t, reqs[i], want)
 	}
 }

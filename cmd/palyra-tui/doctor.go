@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,7 @@ import (
 	"github.com/palyra/palyra/supervisor/api"
 	"github.com/palyra/palyra/supervisor/preflight"
 	"github.com/palyra/palyra/supervisor/stack"
+	"github.com/palyra/palyra/tui/termtext"
 )
 
 func newDoctorCmd(g *globals) *cobra.Command {
@@ -33,12 +36,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 				enc.SetIndent("", "  ")
 				enc.Encode(checksJSON(checks))
 			} else {
-				for _, c := range checks {
-					fmt.Fprintf(out, "%-8s %-20s %s\n", c.Status, c.Label, textsafe.Clean(c.Detail))
-					if c.Fix != "" {
-						fmt.Fprintf(out, "%-8s %-20s fix: %s\n", "", "", textsafe.Clean(c.Fix))
-					}
-				}
+				printChecks(out, checks)
 			}
 			if preflight.Blocked(checks) {
 				return &exitError{code: exitFailure, err: errors.New("")}
@@ -48,6 +46,24 @@ func newDoctorCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// printChecks prints one line per check, its fix below its detail, in columns as wide as
+// the widest status and label.
+func printChecks(w io.Writer, checks []supervisor.Check) {
+	statusWidth, labelWidth := 0, 0
+	for _, c := range checks {
+		statusWidth = max(statusWidth, termtext.Width(string(c.Status)))
+		labelWidth = max(labelWidth, termtext.Width(textsafe.Clean(c.Label)))
+	}
+	indent := strings.Repeat(" ", statusWidth+2+labelWidth+2)
+	for _, c := range checks {
+		fmt.Fprintf(w, "%s  %s  %s\n", termtext.Pad(string(c.Status), statusWidth),
+			termtext.Pad(textsafe.Clean(c.Label), labelWidth), textsafe.Clean(c.Detail))
+		if c.Fix != "" {
+			fmt.Fprintf(w, "%sfix: %s\n", indent, textsafe.Clean(c.Fix))
+		}
+	}
 }
 
 // checkJSON is the documented shape of one `doctor --json` entry.

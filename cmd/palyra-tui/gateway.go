@@ -28,9 +28,6 @@ const gatewayEnv = "PALYRA_GATEWAY"
 // callTimeout bounds one admin call that does not wait on anyone.
 const callTimeout = 15 * time.Second
 
-// tableWidth is what human tables fit in: the narrowest terminal the product supports.
-const tableWidth = 80
-
 // startDaemonHint is what to do when palyrad does not answer.
 const startDaemonHint = "start it with `palyra-tui services start daemon`"
 
@@ -168,7 +165,7 @@ type column struct {
 }
 
 // writeTable prints rows (already sanitized) in aligned columns. While the table is wider
-// than width, the widest column that may still be cut loses a cell.
+// than width, the widest column that may still be cut loses a cell; width 0 cuts nothing.
 func writeTable(w io.Writer, width int, cols []column, rows [][]string) {
 	widths := make([]int, len(cols))
 	for i, c := range cols {
@@ -193,7 +190,7 @@ func writeTable(w io.Writer, width int, cols []column, rows [][]string) {
 		}
 		return cut
 	}
-	for total > width {
+	for width > 0 && total > width {
 		cut := widest(false)
 		if cut < 0 {
 			cut = widest(true)

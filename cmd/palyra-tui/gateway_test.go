@@ -264,12 +264,12 @@ func sameJSON(t *testing.T, got, want string) {
 	}
 }
 
-// checkWidth fails if a line of s is wider than the supported 80 columns.
+// checkWidth fails if a line of s is wider than the narrowest supported terminal.
 func checkWidth(t *testing.T, s string) {
 	t.Helper()
 	for line := range strings.SplitSeq(s, "\n") {
-		if w := termtext.Width(line); w > tableWidth {
-			t.Errorf("line is %d cells wide, want at most %d: %q", w, tableWidth, line)
+		if w := termtext.Width(line); w > narrowest {
+			t.Errorf("line is %d cells wide, want at most %d: %q", w, narrowest, line)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/tui/termtext"
@@ -293,14 +294,14 @@ func printInventory(w io.Writer, all *palyrav1.ListDevicesReply, now time.Time) 
 				certText(d.GetCertExpiresUnixMs(), now),
 			})
 		}
-		writeTable(w, tableWidth, []column{
+		writeTable(w, tableWidth(w), []column{
 			{header: "ID", min: 8, last: true}, {header: "NAME", min: 8}, {header: "TRUST"}, {header: "PRESENCE"},
 			{header: "LAST SEEN"}, {header: "PLATFORM", min: 6}, {header: "CAPS"}, {header: "CERT"},
 		}, rows)
 	}
-	devices := fmt.Sprintf("%d devices", s.GetDevices())
+	devices := plural.Count(int(s.GetDevices()), "device", "devices")
 	if n := uint32(len(all.GetDevices())); n != s.GetDevices() {
-		devices = fmt.Sprintf("%d of %d devices", all.GetTotal(), s.GetDevices())
+		devices = fmt.Sprintf("%d of %s", all.GetTotal(), devices)
 	}
 	parts := []string{devices}
 	for _, c := range []struct {
@@ -315,17 +316,17 @@ func printInventory(w io.Writer, all *palyrav1.ListDevicesReply, now time.Time) 
 			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
 		}
 	}
-	fmt.Fprintln(w, joinWrapped(parts, " · ", tableWidth))
+	fmt.Fprintln(w, joinWrapped(parts, " · ", tableWidth(w)))
 }
 
 // joinWrapped joins parts with sep, starting a new line where the next part would make the
-// line wider than width.
+// line wider than width; width 0 keeps one line.
 func joinWrapped(parts []string, sep string, width int) string {
 	var b strings.Builder
 	line := 0
 	for i, p := range parts {
 		if i > 0 {
-			if line+termtext.Width(sep)+termtext.Width(p) > width {
+			if width > 0 && line+termtext.Width(sep)+termtext.Width(p) > width {
 				b.WriteByte('\n')
 				line = 0
 			} else {
@@ -401,7 +402,7 @@ func printDevice(w io.Writer, detail *palyrav1.DeviceDetail, now time.Time) {
 		for _, c := range caps {
 			rows = append(rows, []string{clean(c.GetName()), yesNo(c.GetAvailable()), yesNo(c.GetMediated())})
 		}
-		writeTable(w, tableWidth, []column{{header: "CAPABILITY", min: 12}, {header: "AVAILABLE"}, {header: "MEDIATED"}}, rows)
+		writeTable(w, tableWidth(w), []column{{header: "CAPABILITY", min: 12}, {header: "AVAILABLE"}, {header: "MEDIATED"}}, rows)
 	}
 	if calls := detail.GetRecentCalls(); len(calls) > 0 {
 		fmt.Fprintln(w, "\nRecent calls")
@@ -414,7 +415,7 @@ func printDevice(w io.Writer, detail *palyrav1.DeviceDetail, now time.Time) {
 			rows = append(rows, []string{clean(c.GetId()), clean(c.GetCapability()), clean(c.GetState()),
 				clean(c.GetRequester()), ago(c.GetCreatedUnixMs(), now), clean(note)})
 		}
-		writeTable(w, tableWidth, []column{{header: "ID", min: 8, last: true}, {header: "CAPABILITY", min: 10}, {header: "STATE"},
+		writeTable(w, tableWidth(w), []column{{header: "ID", min: 8, last: true}, {header: "CAPABILITY", min: 10}, {header: "STATE"},
 			{header: "REQUESTER", min: 6}, {header: "WHEN"}, {header: "ERROR / INPUT", min: 10}}, rows)
 	}
 	if pairings := detail.GetPairings(); len(pairings) > 0 {
@@ -424,7 +425,7 @@ func printDevice(w io.Writer, detail *palyrav1.DeviceDetail, now time.Time) {
 			rows = append(rows, []string{clean(p.GetId()), clean(p.GetState()), clean(p.GetMethod()),
 				clean(p.GetPeer()), ago(p.GetCreatedUnixMs(), now), clean(p.GetApprovalId()), clean(p.GetReason())})
 		}
-		writeTable(w, tableWidth, []column{{header: "ID", min: 8, last: true}, {header: "STATE"}, {header: "METHOD"},
+		writeTable(w, tableWidth(w), []column{{header: "ID", min: 8, last: true}, {header: "STATE"}, {header: "METHOD"},
 			{header: "PEER", min: 8}, {header: "WHEN"}, {header: "APPROVAL"}, {header: "REASON", min: 8}}, rows)
 	}
 }

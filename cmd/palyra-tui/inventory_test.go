@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -97,7 +98,16 @@ func TestInventoryTable(t *testing.T) {
 	long := testDevice("01JD4W6ZB3K9V8X2M5N7P0Q1RS", "the-very-long-name-of-a-raspberry-pi-in-the-kitchen\x1b[2J")
 	long.Platform = "linux/arm64 (Debian GNU/Linux 13 trixie)"
 	pagedDevices(f, []*palyrav1.Device{testDevice("d1", "one"), long})
+	// Piped, nothing is cut and the summary stays on one line.
 	o := f.run(t, "inventory")
+	o.expect(t, exitOK)
+	if !strings.Contains(o.stdout, "01JD4W6ZB3K9V8X2M5N7P0Q1RS  the-very-long-name-of-a-raspberry-pi-in-the-kitchen") ||
+		!strings.Contains(o.stdout, "linux/arm64 (Debian GNU/Linux 13 trixie)") || strings.Contains(o.stdout, "…") ||
+		!strings.Contains(o.stdout, "1 offline · 1 pairing pending") {
+		t.Errorf("piped inventory:\n%s", o.stdout)
+	}
+
+	o = f.runOn(t, newTerminal(t, narrowest), "inventory")
 	o.expect(t, exitOK)
 	checkWidth(t, o.stdout)
 	if strings.ContainsRune(o.stdout, 0x1b) {
@@ -131,6 +141,15 @@ func TestInventoryEmpty(t *testing.T) {
 	o.expect(t, exitOK)
 	if !strings.HasPrefix(o.stdout, "no devices yet: pair one with `palyra-tui pair`\n") {
 		t.Errorf("output %q", o.stdout)
+	}
+}
+
+func TestInventoryOneDevice(t *testing.T) {
+	var b bytes.Buffer
+	printInventory(&b, &palyrav1.ListDevicesReply{Devices: []*palyrav1.Device{testDevice("d1", "one")}, Total: 1,
+		Summary: &palyrav1.InventorySummary{Devices: 1, Trusted: 1, Online: 1}}, time.Now())
+	if !strings.HasSuffix(b.String(), "\n1 device · 1 trusted · 1 online\n") {
+		t.Errorf("summary of one device:\n%s", b.String())
 	}
 }
 
@@ -171,7 +190,7 @@ func TestInventoryShow(t *testing.T) {
 		 "created_unix_ms":1789999990000,"expires_unix_ms":1790000590000,"reason":""}]}`,
 		d.LastSeenUnixMs, d.CertExpiresUnixMs))
 
-	o = f.run(t, "inventory", "show", "d1")
+	o = f.runOn(t, newTerminal(t, narrowest), "inventory", "show", "d1")
 	o.expect(t, exitOK)
 	checkWidth(t, o.stdout)
 	for _, want := range []string{"d1  kitchen-pi\n", "trust      trusted\n", "Recent calls", "node went away", "Pairing requests", "pr1"} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/procname"
 	"github.com/palyra/palyra/supervisor/stack"
 )
 
@@ -19,6 +20,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run the supervisor in the foreground (for systemd); the UI starts one itself otherwise",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			procname.Set(stack.ServerName) // started in the background as /proc/self/exe
 			// A closed terminal must not take the supervisor down; only TERM/INT stop it.
 			signal.Ignore(syscall.SIGHUP)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,6 +40,10 @@ func newServicesCmd(g *globals) *cobra.Command {
 			Short: v.short,
 			Args:  exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
+				// Before anything starts: a typo must not bring up a supervisor.
+				if err := checkServiceName(g.cfg, args[0]); err != nil {
+					return err
+				}
 				if err := mayOperateServices(cmd, g); err != nil {
 					return err
 				}
@@ -57,6 +62,11 @@ func newServicesCmd(g *globals) *cobra.Command {
 				ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				defer cancel()
 				statuses, err := v.call(client, ctx, args[0])
+				if errors.Is(err, supervisor.ErrUnknownService) {
+					// The running supervisor was started with other services than this
+					// configuration names.
+					return usageError{err}
+				}
 				if err != nil {
 					return err
 				}
@@ -72,6 +82,19 @@ func newServicesCmd(g *globals) *cobra.Command {
 		})
 	}
 	return cmd
+}
+
+// checkServiceName accepts the services cfg runs, and all.
+func checkServiceName(cfg stack.Config, name string) error {
+	var known []string
+	for _, s := range cfg.Specs() {
+		known = append(known, s.Name)
+	}
+	known = append(known, supervisor.All)
+	if slices.Contains(known, name) {
+		return nil
+	}
+	return usageError{fmt.Errorf("unknown service %q; the services are %s", name, strings.Join(known, ", "))}
 }
 
 func newShutdownCmd(g *globals) *cobra.Command {

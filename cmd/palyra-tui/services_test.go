@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
@@ -25,4 +27,15 @@ func TestAScopedTokenOperatesServicesOnlyWithServicesOperate(t *testing.T) {
 	dead := closedAddr(t)
 	o := runCLI(t, context.Background(), nil, "--home", home, "--gateway", dead, "--token-file", scoped, "services", "restart", "browserd")
 	o.expect(t, exitFailure, "is a scoped one, and palyrad must say whether it may operate services", "nothing answers at "+dead)
+}
+
+func TestServicesUnknownNameIsAUsageError(t *testing.T) {
+	home := t.TempDir()
+	for _, verb := range []string{"start", "stop", "restart"} {
+		runCLI(t, context.Background(), nil, "--home", home, "services", verb, "nosuch").
+			expect(t, exitUsage, `unknown service "nosuch"`, "daemon, browserd, all")
+	}
+	if _, err := os.Stat(filepath.Join(home, "serve.log")); err == nil {
+		t.Error("a mistyped service name started a supervisor")
+	}
 }

@@ -125,7 +125,7 @@ func printTokens(w io.Writer, tokens []*palyrav1.Token, now time.Time) {
 		rows = append(rows, []string{clean(t.GetId()), clean(t.GetName()), ago(t.GetCreatedUnixMs(), now), revoked,
 			clean(strings.Join(t.GetPermissions(), ","))})
 	}
-	writeTable(w, tableWidth, []column{{header: "ID", min: 8, last: true}, {header: "NAME", min: 8}, {header: "CREATED"},
+	writeTable(w, tableWidth(w), []column{{header: "ID", min: 8, last: true}, {header: "NAME", min: 8}, {header: "CREATED"},
 		{header: "REVOKED"}, {header: "PERMISSIONS", min: 18}}, rows)
 }
 

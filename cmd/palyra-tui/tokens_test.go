@@ -61,7 +61,7 @@ func TestTokensList(t *testing.T) {
 		{"id":"9f2c","name":"ci","permissions":["observability.read"],"created_unix_ms":1790000000000,"revoked_unix_ms":0},
 		{"id":"77aa","name":"old","permissions":[],"created_unix_ms":1780000000000,"revoked_unix_ms":1785000000000}]`)
 
-	o = f.run(t, "tokens", "list")
+	o = f.runOn(t, newTerminal(t, narrowest), "tokens", "list")
 	o.expect(t, exitOK)
 	checkWidth(t, o.stdout)
 	lines := strings.Split(strings.TrimSuffix(o.stdout, "\n"), "\n")

@@ -289,7 +289,18 @@ func tryConnect(c palyrav1.NodeServiceClient, deviceID string) (*nodeSession, er
 	return s, nil
 }
 
-func (s *nodeSession) send(m *palyrav1.NodeMessage) error { return s.stream.Send(m) }
+// send sends m. A failed Send says only that the stream ended (io.EOF); the status the
+// gateway ended it with comes from Recv, as palyra-node reads it.
+func (s *nodeSession) send(m *palyrav1.NodeMessage) error {
+	if s.stream.Send(m) == nil {
+		return nil
+	}
+	for {
+		if _, err := s.stream.Recv(); err != nil {
+			return err
+		}
+	}
+}
 
 func (s *nodeSession) nextCall(t testing.TB) *palyrav1.CapabilityInvocation {
 	t.Helper()

@@ -6,17 +6,26 @@ package logtext
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/palyra/palyra/internal/ready"
 	"github.com/palyra/palyra/internal/textsafe"
 )
 
 // Compact returns text unchanged unless it is a JSON object with a "msg" field; then it
 // returns `msg key=value …` in the object's key order, without "time" and "level", made
-// safe for a terminal.
+// safe for a terminal. A service's ready line becomes `ready name=address …`.
 func Compact(text string) string {
-	if len(text) < 2 || text[0] != '{' || !strings.Contains(text, `"msg"`) {
+	if len(text) < 2 || text[0] != '{' {
+		return text
+	}
+	if l, ok := ready.Parse([]byte(text)); ok {
+		return readyText(l)
+	}
+	if !strings.Contains(text, `"msg"`) {
 		return text
 	}
 	dec := json.NewDecoder(strings.NewReader(text))
@@ -55,6 +64,16 @@ func Compact(text string) string {
 	}
 	// Decoding turns escapes like \u001b back into control characters: clean again.
 	return textsafe.Clean(msg + rest.String())
+}
+
+// readyText lists the addresses a ready line announces, by name.
+func readyText(l ready.Line) string {
+	var b strings.Builder
+	b.WriteString("ready")
+	for _, name := range slices.Sorted(maps.Keys(l.Addrs)) {
+		b.WriteString(" " + name + "=" + l.Addrs[name])
+	}
+	return textsafe.Clean(b.String())
 }
 
 // value prints strings bare unless they need quotes; everything else as JSON.

@@ -55,10 +55,22 @@ func (c *Client) mapErr(err error) error {
 		return fmt.Errorf("%w (nothing answers on %s)", ErrNotRunning, c.socket)
 	case codes.Canceled, codes.DeadlineExceeded:
 		return err
+	case codes.NotFound:
+		// The server's only NotFound: a service name it does not run.
+		return serverError{msg: st.Message(), is: supervisor.ErrUnknownService}
 	default:
 		return errors.New(st.Message())
 	}
 }
+
+// serverError is the server's message, matching the sentinel is with errors.Is.
+type serverError struct {
+	msg string
+	is  error
+}
+
+func (e serverError) Error() string { return e.msg }
+func (e serverError) Unwrap() error { return e.is }
 
 // GetSnapshot returns the current snapshot.
 func (c *Client) GetSnapshot(ctx context.Context) (supervisor.Snapshot, error) {

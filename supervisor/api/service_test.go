@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -104,8 +105,8 @@ func TestServiceVerbsUnknownName(t *testing.T) {
 		"restart": func() ([]supervisor.ServiceStatus, error) { return r.client.RestartService(ctx, "x") },
 	} {
 		got, err := verb()
-		if err == nil || !strings.Contains(err.Error(), `no service "x"`) {
-			t.Errorf("%s x: %v, %+v; want the error no service \"x\"", name, err, got)
+		if !errors.Is(err, supervisor.ErrUnknownService) || !strings.Contains(err.Error(), `no service "x"`) {
+			t.Errorf("%s x: %v, %+v; want ErrUnknownService saying no service \"x\"", name, err, got)
 		}
 	}
 	if p := r.sup.Snapshot(); p.Services[0].State != supervisor.StateRunning || p.Services[1].State != supervisor.StateRunning {

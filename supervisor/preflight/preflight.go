@@ -14,15 +14,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/portholder"
 	"github.com/palyra/palyra/supervisor"
 )
 
 // Service is one supervised service as the checks see it.
 type Service struct {
-	Name    string
-	Path    string // the binary that will be executed
-	Ports   []Port
-	Running bool // a running service owns its ports, so the port checks are skipped
+	Name  string
+	Path  string // the binary that will be executed
+	Ports []Port
+	// PID is the process of this state directory's running service, 0 when none runs. A
+	// port that process (or a child of it) listens on is ok; any other holder, such as the
+	// same service of another state directory, blocks.
+	PID int
 }
 
 // Port is one address a service listens on.
@@ -30,6 +34,12 @@ type Port struct {
 	Label string // e.g. "admin API"; empty for a service's only port
 	Addr  string // host:port; port 0 is never busy
 	Env   string // the variable that changes Addr, named in the fix
+	// Kept marks a port others are configured with (paired nodes dial the node API's):
+	// the fix suggests a fixed port, never port 0.
+	Kept bool
+	// Unknown, when set, says why Addr is not known (say, the file that keeps it is
+	// damaged) and what to do; the check blocks with it.
+	Unknown error
 }
 
 // Target is what to check.
@@ -118,33 +128,44 @@ func port(ctx context.Context, s Service, pt Port) supervisor.Check {
 		key, label = s.Name+"_"+strings.ReplaceAll(strings.ToLower(pt.Label), " ", "_")+"_port", s.Name+" "+pt.Label+" port"
 	}
 	c := supervisor.Check{Key: key, Label: label, Status: supervisor.CheckOK, Detail: pt.Addr + " is free"}
+	if pt.Unknown != nil {
+		return blocked(c, pt.Unknown.Error(), "")
+	}
 	host, p, err := net.SplitHostPort(pt.Addr)
 	if err != nil {
-		return blocked(c, fmt.Sprintf("%q is not host:port", pt.Addr), "set "+pt.Env+" to host:port, e.g. 127.0.0.1:0")
+		fix := "set " + pt.Env + " to host:port, e.g. 127.0.0.1:0"
+		if pt.Kept {
+			fix = "set " + pt.Env + " to host:port with a fixed port"
+		}
+		return blocked(c, fmt.Sprintf("%q is not host:port", pt.Addr), fix)
 	}
-	switch {
-	case p == "0":
+	if p == "0" {
 		c.Detail = pt.Addr + ": any free port"
-		return c
-	case s.Running:
-		c.Detail = pt.Addr + " is held by the running " + s.Name
 		return c
 	}
 	var lc net.ListenConfig
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, p))
-	if err != nil {
-		detail := pt.Addr + " is already in use"
-		if n, _ := strconv.Atoi(p); n > 0 {
-			if pid, name := PortHolder(n); pid > 0 {
-				detail += fmt.Sprintf(" by pid %d (%s)", pid, name)
-			}
-		}
-		return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another address (port 0 picks a free one)")
+	if err == nil {
+		l.Close()
+		return c
 	}
-	l.Close()
-	return c
+	detail := pt.Addr + " is already in use"
+	if n, _ := strconv.Atoi(p); n > 0 {
+		pid, name := portholder.Find(n)
+		if s.PID > 0 && pid > 0 && descendsFrom(pid, s.PID) {
+			c.Detail = fmt.Sprintf("%s is held by the running %s (pid %d)", pt.Addr, s.Name, s.PID)
+			return c
+		}
+		if pid > 0 {
+			detail += fmt.Sprintf(" by pid %d (%s)", pid, name)
+		}
+	}
+	if pt.Kept {
+		return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another fixed address and pair the nodes again")
+	}
+	return blocked(c, detail, "stop what holds it, or set "+pt.Env+" to another address (port 0 picks a free one)")
 }
 
 func chromium() supervisor.Check {

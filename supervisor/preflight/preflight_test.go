@@ -2,8 +2,10 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,9 +58,12 @@ func TestPortZeroAndRunningServiceAreOK(t *testing.T) {
 	self, _ := os.Executable()
 	checks := Run(context.Background(), Target{Home: filepath.Join(t.TempDir(), "home"), Services: []Service{
 		{Name: "daemon", Path: self, Ports: []Port{{Addr: "127.0.0.1:0"}}},
-		{Name: "browserd", Path: self, Ports: []Port{{Addr: l.Addr().String()}}, Running: true},
+		// This process holds the port, as the running service would.
+		{Name: "browserd", Path: self, Ports: []Port{{Addr: l.Addr().String()}}, PID: os.Getpid()},
+		// The service runs this process as its child, as a wrapper script would.
+		{Name: "node", Path: self, Ports: []Port{{Label: "wrapped", Addr: l.Addr().String()}}, PID: os.Getppid()},
 	}})
-	for _, key := range []string{"daemon_port", "browserd_port", "daemon_binary", "state_dir"} {
+	for _, key := range []string{"daemon_port", "browserd_port", "node_wrapped_port", "daemon_binary", "state_dir"} {
 		if c := find(t, checks, key); c.Status != supervisor.CheckOK {
 			t.Errorf("%s: %+v", key, c)
 		}
@@ -81,17 +86,54 @@ func TestMissingBinaryAndUnwritableHome(t *testing.T) {
 	}
 }
 
-func TestListeningInodesParsesProcTable(t *testing.T) {
-	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1D13 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:1D13 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 20 4 30 10 -1
-`
-	path := filepath.Join(t.TempDir(), "tcp")
-	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
+func TestPortHeldByAnotherHomesServiceIsBlocked(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := listeningInodes(path, 7443)
-	if len(got) != 1 || got[0] != "4242" {
-		t.Fatalf("got %v, want [4242] (only the LISTEN row)", got)
+	defer l.Close()
+	// This home's daemon is another process, which does not hold the port.
+	ours := exec.Command("sleep", "60")
+	if err := ours.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ours.Process.Kill(); ours.Wait() }()
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{Home: t.TempDir(), Services: []Service{
+		{Name: "daemon", Path: self, Ports: []Port{{Addr: l.Addr().String(), Env: "PALYRA_ADMIN_ADDR"}}, PID: ours.Process.Pid},
+	}})
+	c := find(t, checks, "daemon_port")
+	if c.Status != supervisor.CheckBlocked || !strings.Contains(c.Detail, "by pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("%+v, want blocked naming pid %d", c, os.Getpid())
+	}
+}
+
+func TestKeptPortIsNeverToldToUsePortZero(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{Home: t.TempDir(), Services: []Service{{Name: "daemon", Path: self, Ports: []Port{
+		{Label: "node API", Addr: l.Addr().String(), Env: "PALYRA_NODE_ADDR", Kept: true},
+		{Label: "typo", Addr: "127.0.0.1", Env: "PALYRA_NODE_ADDR", Kept: true},
+	}}}})
+	for _, key := range []string{"daemon_node_api_port", "daemon_typo_port"} {
+		c := find(t, checks, key)
+		if c.Status != supervisor.CheckBlocked || !strings.Contains(c.Fix, "PALYRA_NODE_ADDR") ||
+			strings.Contains(c.Fix, "port 0") || strings.Contains(c.Fix, ":0") {
+			t.Errorf("%s: %+v; want blocked, with a fix that keeps a fixed port", key, c)
+		}
+	}
+}
+
+func TestUnknownPortBlocksWithItsReason(t *testing.T) {
+	self, _ := os.Executable()
+	checks := Run(context.Background(), Target{Home: t.TempDir(), Services: []Service{{Name: "daemon", Path: self, Ports: []Port{
+		{Label: "node API", Addr: "127.0.0.1:0", Unknown: errors.New("node-port holds \"x\", not a port; delete it")},
+	}}}})
+	if c := find(t, checks, "daemon_node_api_port"); c.Status != supervisor.CheckBlocked || !strings.Contains(c.Detail, "not a port") {
+		t.Errorf("%+v, want blocked with the reason", c)
 	}
 }

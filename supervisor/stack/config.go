@@ -5,9 +5,12 @@ package stack
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
+	"github.com/palyra/palyra/internal/nodeport"
 	"github.com/palyra/palyra/internal/statedir"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/preflight"
@@ -25,6 +28,15 @@ const (
 // selfExe re-executes this very binary. Through /proc it still works after the file on disk is
 // gone, which `go run` does to its temporary build while the background server lives on.
 const selfExe = "/proc/self/exe"
+
+// The names the roles run under when this binary re-executes itself, so ps, ss and the
+// status show palyrad rather than exe. Each role's main sets the same name as its comm.
+const (
+	ServerName   = "palyra-tui"
+	DaemonName   = "palyrad"
+	BrowserdName = "palyra-browserd"
+	NodeName     = "palyra-node"
+)
 
 // Config is where the stack keeps its state and how its services are reached.
 type Config struct {
@@ -84,12 +96,13 @@ func (c Config) NodeHome() string { return filepath.Join(c.Home, "node") }
 
 // Specs are the supervised services.
 func (c Config) Specs() []supervisor.Spec {
-	daemonPath, daemonArgs := command(c.DaemonBin, "daemon")
-	browserdPath, browserdArgs := command(c.BrowserdBin, "browserd")
+	daemonPath, daemonArgv0, daemonArgs := command(c.DaemonBin, "daemon", DaemonName)
+	browserdPath, browserdArgv0, browserdArgs := command(c.BrowserdBin, "browserd", BrowserdName)
 	specs := []supervisor.Spec{
 		{
 			Name:       Daemon,
 			Path:       daemonPath,
+			Argv0:      daemonArgv0,
 			Args:       append(daemonArgs, "--home", c.Home, "--admin-addr", c.AdminAddr, "--node-addr", c.NodeAddr),
 			HealthAddr: "admin",
 			WaitReady:  true,
@@ -98,6 +111,7 @@ func (c Config) Specs() []supervisor.Spec {
 		{
 			Name:       Browserd,
 			Path:       browserdPath,
+			Argv0:      browserdArgv0,
 			Args:       append(browserdArgs, "--home", c.Home, "--addr", c.BrowserdAddr),
 			HealthAddr: "grpc",
 			WaitReady:  true,
@@ -108,33 +122,54 @@ func (c Config) Specs() []supervisor.Spec {
 		// are denied. It runs while it waits for its gateway (the inventory shows whether
 		// it is connected), so it does not wait for a ready line.
 		specs = append(specs, supervisor.Spec{
-			Name: Node,
-			Path: selfExe,
-			Args: []string{"node", "run", "--home", c.NodeHome(), "--mediation", "deny"},
+			Name:  Node,
+			Path:  selfExe,
+			Argv0: NodeName,
+			Args:  []string{"node", "run", "--home", c.NodeHome(), "--mediation", "deny"},
 		})
 	}
 	return specs
 }
 
-func command(bin, role string) (string, []string) {
+// command is how a role runs: an installed bin under its own name, or this binary
+// re-executed under the role's name.
+func command(bin, role, name string) (path, argv0 string, args []string) {
 	if bin != "" {
-		return bin, nil
+		return bin, bin, nil
 	}
-	return selfExe, []string{role}
+	return selfExe, name, []string{role}
 }
 
-// PreflightTarget describes the stack to the preflight checks; running names the services
-// that hold their ports already.
-func (c Config) PreflightTarget(running map[string]bool) preflight.Target {
-	daemonPath, _ := command(c.DaemonBin, "")
-	browserdPath, _ := command(c.BrowserdBin, "")
+// PreflightTarget describes the stack to the preflight checks; running gives the pid of each
+// of this state directory's services that runs, whose own ports are not a conflict.
+func (c Config) PreflightTarget(running map[string]int) preflight.Target {
+	daemonPath, _, _ := command(c.DaemonBin, "daemon", DaemonName)
+	browserdPath, _, _ := command(c.BrowserdBin, "browserd", BrowserdName)
 	return preflight.Target{Home: c.Home, Services: []preflight.Service{
-		{Name: Daemon, Path: daemonPath, Running: running[Daemon], Ports: []preflight.Port{
+		{Name: Daemon, Path: daemonPath, PID: running[Daemon], Ports: []preflight.Port{
 			{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
-			{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR"},
+			c.nodePort(),
 		}},
-		{Name: Browserd, Path: browserdPath, Running: running[Browserd], Ports: []preflight.Port{
+		{Name: Browserd, Path: browserdPath, PID: running[Browserd], Ports: []preflight.Port{
 			{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
 		}},
 	}}
+}
+
+// nodePort is the node API's address as palyrad will bind it: with port 0, the port it
+// chose at its first start and keeps for the nodes paired with it.
+func (c Config) nodePort() preflight.Port {
+	p := preflight.Port{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR", Kept: true}
+	host, port, err := net.SplitHostPort(c.NodeAddr)
+	if err != nil || port != "0" {
+		return p
+	}
+	kept, err := nodeport.Load(c.Home)
+	switch {
+	case err != nil:
+		p.Unknown = err
+	case kept > 0:
+		p.Addr = net.JoinHostPort(host, strconv.Itoa(kept))
+	}
+	return p
 }

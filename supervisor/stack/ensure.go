@@ -51,6 +51,7 @@ func Ensure(ctx context.Context, c Config) (client *api.Client, started bool, er
 	start, _ := logFile.Seek(0, 2)
 
 	cmd := exec.Command(selfExe, c.serveArgs()...)
+	cmd.Args[0] = ServerName
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own session: no controlling terminal, so a closed terminal or SSH connection sends
 	// it no SIGHUP, and the caller's Ctrl-C reaches only the caller.

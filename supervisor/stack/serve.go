@@ -77,12 +77,12 @@ func Serve(ctx context.Context, c Config, logger *slog.Logger) error {
 	return runErr
 }
 
-// Running names the services whose process is up in s.
-func Running(s supervisor.Snapshot) map[string]bool {
-	running := map[string]bool{}
+// Running gives the pid of each service whose process is up in s.
+func Running(s supervisor.Snapshot) map[string]int {
+	running := map[string]int{}
 	for _, svc := range s.Services {
 		if svc.PID > 0 {
-			running[svc.Name] = true
+			running[svc.Name] = svc.PID
 		}
 	}
 	return running

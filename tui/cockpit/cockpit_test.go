@@ -303,7 +303,7 @@ func TestTickOnlyWhileFocused(t *testing.T) {
 	if cmd == nil {
 		t.Fatal("a tick while focused did not re-arm")
 	}
-	if !strings.Contains(m.View(), "backoff 3s") {
+	if !strings.Contains(m.View(), "restarts in 3s") {
 		t.Fatalf("countdown did not advance to 3s:\n%s", m.View())
 	}
 	m.Blur()
@@ -317,7 +317,7 @@ func TestTickOnlyWhileFocused(t *testing.T) {
 }
 
 func TestHumanBytes(t *testing.T) {
-	cases := map[uint64]string{0: "0B", 1023: "1023B", 1024: "1.0K", 48 << 20: "48.0M", 3 << 30: "3.0G"}
+	cases := map[uint64]string{0: "0B", 1023: "1023B", 1024: "1.0K", 48 << 20: "48M", 9<<20 + 512<<10: "9.5M", 10<<20 - 1<<10: "10M", 3 << 30: "3.0G"}
 	for n, want := range cases {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
@@ -352,4 +352,44 @@ func TestViewDaemonFacts(t *testing.T) {
 			golden.RequireView(t, m.View(), 80, 24)
 		})
 	}
+}
+
+// TestEveryColumnAt80 holds the README's promise: at 80 columns the table shows every
+// column, for the snapshots an operator meets, with real-sized pids.
+func TestEveryColumnAt80(t *testing.T) {
+	withPIDs := func(s supervisor.Snapshot, pid int) supervisor.Snapshot {
+		for i := range s.Services {
+			if s.Services[i].PID != 0 {
+				s.Services[i].PID = pid + i
+			}
+		}
+		return s
+	}
+	unhealthy := healthy()
+	unhealthy.Services[1].Health, unhealthy.Services[1].HealthDetail = supervisor.HealthUnhealthy, "NOT_SERVING"
+	snaps := map[string]supervisor.Snapshot{"healthy": healthy(), "degraded": degraded(), "fatal": fatal(), "unhealthy": unhealthy}
+	for name, snap := range snaps {
+		for _, pid := range []int{4242, 20877, 812345} {
+			t.Run(fmt.Sprintf("%s_pid%d", name, pid), func(t *testing.T) {
+				m, _, _ := newTestModel(withPIDs(snap, pid), 80, 24)
+				header := lineWith(t, m.View(), "NAME")
+				for _, title := range []string{"NAME", "STATE", "HEALTH", "PID", "PORTS", "UPTIME", "RST", "CPU", "MEM", "EXIT"} {
+					if !strings.Contains(header, title) {
+						t.Errorf("no %s column at 80 columns:\n%s", title, m.View())
+					}
+				}
+			})
+		}
+	}
+}
+
+func lineWith(t *testing.T, view, part string) string {
+	t.Helper()
+	for line := range strings.SplitSeq(view, "\n") {
+		if strings.Contains(line, part) {
+			return line
+		}
+	}
+	t.Fatalf("no line with %q in:\n%s", part, view)
+	return ""
 }

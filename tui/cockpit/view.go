@@ -9,6 +9,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/tui/clock"
@@ -21,12 +22,16 @@ const (
 	selectorWidth = 2
 )
 
-// column is one column of the service table. Columns are kept by priority when the width
-// is short; cell returns a row's text and the style that gives it meaning.
+// column is one column of the service table; cell returns a row's text and the style that
+// gives it meaning. When the table is too wide, every column first takes its short title and
+// compact text (what the detail view and the notes say in full), then a column with a min
+// is cut down to it, and only then are columns dropped, lowest priority first.
 type column struct {
 	title, short string
 	priority     int
+	min          int // 0: never cut
 	cell         func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style)
+	compact      func(s supervisor.ServiceStatus) string // nil: the cell's text
 }
 
 var columns = []column{
@@ -35,6 +40,11 @@ var columns = []column{
 	}},
 	{title: "STATE", priority: 9, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
 		return stateText(s, m.at), m.styles.ForState(s.State)
+	}, compact: func(s supervisor.ServiceStatus) string {
+		if s.State == "" {
+			return "-"
+		}
+		return string(s.State) // the notes count a backoff down
 	}},
 	{title: "HEALTH", priority: 8, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
 		return healthText(s.Health), m.healthStyle(s.Health)
@@ -45,7 +55,7 @@ var columns = []column{
 		}
 		return strconv.Itoa(s.PID), lipgloss.Style{}
 	}},
-	{title: "PORTS", priority: 6, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
+	{title: "PORTS", priority: 6, min: 5, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
 		return portsText(s.Addrs), lipgloss.Style{}
 	}},
 	{title: "UPTIME", priority: 7, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
@@ -72,11 +82,19 @@ var columns = []column{
 		}
 		return humanBytes(s.RSSBytes), lipgloss.Style{}
 	}},
-	{title: "LAST EXIT", priority: 3, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
+	{title: "LAST EXIT", short: "EXIT", priority: 3, cell: func(m Model, s supervisor.ServiceStatus) (string, lipgloss.Style) {
 		if s.LastExit == nil {
 			return "-", m.styles.Muted
 		}
 		return s.LastExit.String(), lipgloss.Style{}
+	}, compact: func(s supervisor.ServiceStatus) string {
+		switch {
+		case s.LastExit == nil:
+			return "-"
+		case s.LastExit.Signal != "":
+			return s.LastExit.Signal
+		}
+		return "exit " + strconv.Itoa(s.LastExit.Code)
 	}},
 }
 
@@ -148,7 +166,7 @@ func (m Model) daemonLine() string {
 	case d.Problem != "":
 		return m.styles.Muted.Render("gateway ") + m.styles.Bad.Render(strings.TrimPrefix(textsafe.Clean(d.Problem), "gateway "))
 	}
-	devices := fmt.Sprintf("%d/%d devices online", d.Online, d.Devices)
+	devices := fmt.Sprintf("%d/%s online", d.Online, plural.Count(d.Devices, "device", "devices"))
 	pending := m.styles.Muted.Render("no pending approvals")
 	switch {
 	case d.Pending == 1:
@@ -175,7 +193,16 @@ func (m Model) tableLines() []string {
 			cells[i][c], cellStyles[i][c] = col.cell(m, s)
 		}
 	}
-	shown, widths, titles := m.layout(cells)
+	shown, widths, titles, compact := m.layout(cells)
+	if compact {
+		for i, s := range services {
+			for c, col := range columns {
+				if col.compact != nil {
+					cells[i][c] = col.compact(s)
+				}
+			}
+		}
+	}
 
 	header := strings.Repeat(" ", selectorWidth)
 	for n, c := range shown {
@@ -220,21 +247,26 @@ func (m Model) tableLines() []string {
 	return lines
 }
 
-// layout picks the columns that fit the width, most important first, and returns them in
-// table order with each column's width and title.
-func (m Model) layout(cells [][]string) (shown []int, widths []int, titles []string) {
-	measure := func(short bool) (int, []int, []string) {
+// layout fits the columns to the width (see column) and returns the ones shown in table
+// order, each column's width and title, and whether the compact texts are in use.
+func (m Model) layout(cells [][]string) (shown []int, widths []int, titles []string, compact bool) {
+	services := m.snap.Services
+	measure := func(compact bool) (int, []int, []string) {
 		total := selectorWidth - len(gap)
 		widths := make([]int, len(columns))
 		titles := make([]string, len(columns))
 		for c, col := range columns {
 			titles[c] = col.title
-			if short && col.short != "" {
+			if compact && col.short != "" {
 				titles[c] = col.short
 			}
 			widths[c] = lipgloss.Width(titles[c])
-			for _, row := range cells {
-				widths[c] = max(widths[c], lipgloss.Width(row[c]))
+			for i, row := range cells {
+				text := row[c]
+				if compact && col.compact != nil {
+					text = col.compact(services[i])
+				}
+				widths[c] = max(widths[c], lipgloss.Width(text))
 			}
 			total += len(gap) + widths[c]
 		}
@@ -242,7 +274,23 @@ func (m Model) layout(cells [][]string) (shown []int, widths []int, titles []str
 	}
 	total, widths, titles := measure(false)
 	if total > m.width {
-		_, widths, titles = measure(true)
+		compact = true
+		total, widths, titles = measure(true)
+	}
+	// Cut only if that makes every column fit; if some must go anyway, the rest stay whole.
+	cuttable := 0
+	for c, col := range columns {
+		if col.min > 0 {
+			cuttable += max(widths[c]-max(col.min, lipgloss.Width(titles[c])), 0)
+		}
+	}
+	if total > m.width && total-cuttable <= m.width {
+		for c, col := range columns {
+			if cut := min(total-m.width, widths[c]-max(col.min, lipgloss.Width(titles[c]))); col.min > 0 && cut > 0 {
+				widths[c] -= cut
+				total -= cut
+			}
+		}
 	}
 
 	byPriority := make([]int, len(columns))
@@ -263,7 +311,7 @@ func (m Model) layout(cells [][]string) (shown []int, widths []int, titles []str
 			shown = append(shown, c)
 		}
 	}
-	return shown, widths, titles
+	return shown, widths, titles, compact
 }
 
 // noteLines explains every service that needs attention: why it is fatal, when it restarts.
@@ -443,7 +491,8 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 	}
 }
 
-// humanBytes renders a byte count with a binary unit: 512B, 48.2M, 1.5G.
+// humanBytes renders a byte count with a binary unit, a decimal only below ten as ls -h
+// does: 512B, 9.5M, 48M, 1.5G.
 func humanBytes(n uint64) string {
 	const unit = 1024
 	if n < unit {
@@ -455,6 +504,10 @@ func humanBytes(n uint64) string {
 			break
 		}
 		value, suffix = value/unit, s
+	}
+	if value >= 9.95 { // would round to 10.0
+
+		return strconv.FormatFloat(value, 'f', 0, 64) + suffix
 	}
 	return strconv.FormatFloat(value, 'f', 1, 64) + suffix
 }

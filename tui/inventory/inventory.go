@@ -420,7 +420,13 @@ func (m Model) updateVerb(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.ToggleCapability):
 		return m, status.Info("open a device (enter) to switch its capabilities")
 	case dev == nil:
-		return m, nil
+		if !key.Matches(msg, m.keys.Revoke, m.keys.Remove, m.keys.Invoke) {
+			return m, nil
+		}
+		if len(m.table.byID) == 0 {
+			return m, status.Info("no device selected: pair one with " + m.keys.PairPIN.Help().Key)
+		}
+		return m, status.Info("no device selected")
 	case key.Matches(msg, m.keys.Revoke):
 		if dev.GetTrust() != "trusted" {
 			return m, status.Info(displayName(dev) + " is already " + textsafe.Clean(dev.GetTrust()))

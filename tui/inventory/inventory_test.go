@@ -624,3 +624,22 @@ func TestNodeCommandWraps(t *testing.T) {
 		}
 	}
 }
+
+func TestVerbsWithoutADeviceSaySo(t *testing.T) {
+	h := newHarness(t, 80, 24, admintest.AdminToken)
+	h.m.Apply(&palyrav1.InventoryEvent{Kind: "snapshot", Summary: &palyrav1.InventorySummary{}})
+	for _, k := range []string{"i", "x", "D"} {
+		h.notices = nil
+		h.press(k)
+		if h.m.mode != modeList || h.lastNotice().Text != "no device selected: pair one with p" {
+			t.Errorf("%s with no devices: mode %d, notices %v", k, h.m.mode, h.notices)
+		}
+	}
+	h = newHarness(t, 80, 24, admintest.AdminToken)
+	h.press("/")
+	h.typeText("zzz")
+	h.press("enter", "i")
+	if h.lastNotice().Text != "no device selected" {
+		t.Errorf("i with every device filtered out: %v", h.notices)
+	}
+}

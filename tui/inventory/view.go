@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"charm.land/lipgloss/v2"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/tui/clock"
@@ -204,7 +204,7 @@ func (m Model) summaryLine() string {
 	if s == nil {
 		return muted.Render("connected as " + textsafe.Clean(m.conn.Principal))
 	}
-	parts := []string{m.styles.Strong.Render(plural(int(s.GetDevices()), "device")), m.styles.Good.Render(fmt.Sprintf("%d online", s.GetOnline()))}
+	parts := []string{m.styles.Strong.Render(plural.Count(int(s.GetDevices()), "device", "devices")), m.styles.Good.Render(fmt.Sprintf("%d online", s.GetOnline()))}
 	for _, c := range []struct {
 		n    uint32
 		what string
@@ -214,7 +214,7 @@ func (m Model) summaryLine() string {
 		}
 	}
 	if n := s.GetPendingPairings(); n > 0 {
-		parts = append(parts, m.styles.Busy.Render(plural(int(n), "pairing")+" pending"))
+		parts = append(parts, m.styles.Busy.Render(plural.Count(int(n), "pairing", "pairings")+" pending"))
 	}
 	return strings.Join(parts, muted.Render(" · "))
 }
@@ -475,7 +475,7 @@ func (m Model) resultLines(h int) []string {
 	if len(r.output) == 0 {
 		field("output", m.styles.Muted.Render("none"))
 	} else {
-		field("output", m.styles.Muted.Render(plural(len(r.output), "line")))
+		field("output", m.styles.Muted.Render(plural.Count(len(r.output), "line", "lines")))
 		for _, l := range r.output {
 			lines = append(lines, "  "+l)
 		}
@@ -575,11 +575,4 @@ func (m Model) callStyle(state string) lipgloss.Style {
 		return m.styles.Bad
 	}
 	return m.styles.Busy
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return strconv.Itoa(n) + " " + what + "s"
 }

@@ -482,3 +482,16 @@ func TestSanitizesLines(t *testing.T) {
 		t.Fatalf("escape sequences reached the view: %q", v)
 	}
 }
+
+func TestCountsAreWordedForOne(t *testing.T) {
+	m := withLines(t, 80, 24, 1)
+	if v := m.View(); !strings.Contains(v, "1 line ·") {
+		t.Errorf("one line is not \"1 line\":\n%s", v)
+	}
+	m, _ = press(m, "/")
+	m = typeText(m, "started")
+	m, _ = press(m, "enter")
+	if v := m.View(); !strings.Contains(v, "1 match") || strings.Contains(v, "1 matches") {
+		t.Errorf("one match is not \"1 match\":\n%s", v)
+	}
+}

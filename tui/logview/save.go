@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/supervisor/logs"
 	"github.com/palyra/palyra/tui/status"
 )
@@ -22,7 +23,7 @@ func save(dir string, now func() time.Time, loc *time.Location, lines []logs.Lin
 		if err != nil {
 			return status.ErrorMsg(fmt.Errorf("save logs: %w", err))
 		}
-		return status.Msg{Text: fmt.Sprintf("saved %s lines to %s", thousands(len(lines)), path)}
+		return status.Msg{Text: fmt.Sprintf("saved %s %s to %s", thousands(len(lines)), plural.Word(len(lines), "line", "lines"), path)}
 	}
 }
 

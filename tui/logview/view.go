@@ -7,6 +7,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/supervisor/logs"
 	"github.com/palyra/palyra/tui/termtext"
 	"github.com/palyra/palyra/tui/theme"
@@ -242,7 +243,7 @@ func (m *Model) header() string {
 	if m.service != "" {
 		name = m.service
 	}
-	parts := []string{m.styles.Strong.Render(name), thousands(m.buf.len()) + " lines"}
+	parts := []string{m.styles.Strong.Render(name), thousands(m.buf.len()) + " " + plural.Word(m.buf.len(), "line", "lines")}
 	dropped := m.streamDropped
 	for svc, n := range m.dropped {
 		if m.service == "" || svc == m.service {
@@ -275,7 +276,7 @@ func (m *Model) footer() string {
 	if m.filter == "" {
 		return ""
 	}
-	text := "filter " + m.styles.Logs.Match.Render(m.filter) + " · " + thousands(len(m.matches)) + " matches"
+	text := "filter " + m.styles.Logs.Match.Render(m.filter) + " · " + thousands(len(m.matches)) + " " + plural.Word(len(m.matches), "match", "matches")
 	if m.hasCurrent {
 		text += " (" + thousands(m.posOf(m.current)+1) + "/" + thousands(len(m.matches)) + ")"
 	}

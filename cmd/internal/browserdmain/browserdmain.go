@@ -17,6 +17,7 @@ import (
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/pidlock"
+	"github.com/palyra/palyra/internal/procname"
 	"github.com/palyra/palyra/internal/ready"
 	"github.com/palyra/palyra/internal/statedir"
 )
@@ -32,6 +33,7 @@ type config struct {
 // Main runs palyra-browserd with args (without the program name) until SIGTERM or SIGINT and
 // returns its exit code. Stdout carries only the ready line; logs go to stderr as JSON.
 func Main(args []string) int {
+	procname.Set("palyra-browserd")
 	fs := flag.NewFlagSet("palyra-browserd", flag.ContinueOnError)
 	var cfg config
 	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")

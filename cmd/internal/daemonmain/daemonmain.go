@@ -18,6 +18,7 @@ import (
 	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
+	"github.com/palyra/palyra/internal/procname"
 	"github.com/palyra/palyra/internal/ready"
 	"github.com/palyra/palyra/internal/statedir"
 )
@@ -32,13 +33,14 @@ type config struct {
 // Main runs palyrad with args (without the program name) until SIGTERM or SIGINT and returns
 // its exit code. Stdout carries only the ready line; logs go to stderr as JSON.
 func Main(args []string) int {
+	procname.Set("palyrad")
 	fs := flag.NewFlagSet("palyrad", flag.ContinueOnError)
 	var cfg config
 	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", servicemain.EnvOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
 		"admin gRPC address; port 0 picks a free port (env PALYRA_ADMIN_ADDR)")
 	fs.StringVar(&cfg.nodeAddr, "node-addr", servicemain.EnvOr("PALYRA_NODE_ADDR", "127.0.0.1:7444"),
-		"node API address (TLS); use 0.0.0.0:7444 to let nodes on other machines pair (env PALYRA_NODE_ADDR)")
+		"node API address (TLS); use 0.0.0.0:7444 to let nodes on other machines pair; port 0 picks a free port once and keeps it (env PALYRA_NODE_ADDR)")
 	fs.StringVar(&cfg.nodeAdvertise, "node-advertise", servicemain.EnvOr("PALYRA_NODE_ADVERTISE", ""),
 		"the node API address nodes should dial, put in pairing codes; default: the bound address (env PALYRA_NODE_ADVERTISE)")
 	return servicemain.Run(fs, args, func(ctx context.Context, log *slog.Logger, stdout io.Writer) error {
@@ -75,7 +77,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
-	node, err := grpcserve.Listen(cfg.nodeAddr, "palyrad", "--node-addr/PALYRA_NODE_ADDR")
+	node, err := listenNode(home, cfg.nodeAddr)
 	if err != nil {
 		admin.Close()
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/palyra/palyra/cmd/internal/servicemain"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/pidlock"
+	"github.com/palyra/palyra/internal/procname"
 	"github.com/palyra/palyra/internal/statedir"
 )
 
@@ -48,6 +49,7 @@ Run 'palyra-node <command> -h' for a command's flags.
 
 // Main runs palyra-node with args (without the program name) and returns its exit code.
 func Main(args []string) int {
+	procname.Set("palyra-node")
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return exitUsage

@@ -1,4 +1,6 @@
-package preflight
+// Package portholder finds the process listening on a local TCP port, so an error about a
+// busy port can name its culprit.
+package portholder
 
 import (
 	"bufio"
@@ -8,9 +10,9 @@ import (
 	"strings"
 )
 
-// PortHolder finds the process listening on a local TCP port through /proc, so a port
-// conflict can name its culprit. It returns 0 when it cannot tell (another user's process).
-func PortHolder(port int) (pid int, name string) {
+// Find returns the pid and command name of the process listening on a local TCP port,
+// through /proc. It returns 0 when it cannot tell (another user's process).
+func Find(port int) (pid int, name string) {
 	inodes := map[string]bool{}
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		for _, inode := range listeningInodes(f, port) {
