@@ -39,7 +39,13 @@ func appendRecord(dst []byte, l Line) []byte {
 
 // parseRecord parses a record without its newline. It rejects anything it did not write,
 // and cleans the text again in case the file was edited. Service is left empty.
+//
+// A record whose end never reached the file (the disk filled up, the writer was killed)
+// may have the next record glued to it. Text holds no tab, so the last four tabs of a line
+// are always those of its last record's header: parseRecord reads that record and drops the
+// torn rest before it.
 func parseRecord(b []byte) (Line, bool) {
+	b = b[recordStart(b):]
 	var fields [4][]byte
 	for i := range fields {
 		j := bytes.IndexByte(b, '\t')
@@ -61,7 +67,7 @@ func parseRecord(b []byte) (Line, bool) {
 		return Line{}, false
 	}
 	level, ok := knownLevel(fields[3])
-	if !ok {
+	if !ok || bytes.IndexByte(b, '\t') >= 0 {
 		return Line{}, false
 	}
 	return Line{
@@ -71,6 +77,30 @@ func parseRecord(b []byte) (Line, bool) {
 		Level:  level,
 		Text:   textsafe.Clean(string(b)),
 	}, true
+}
+
+// timeDigits is the width of a record's time: unix nanoseconds have 19 digits from 2001 to 2286.
+const timeDigits = 19
+
+// recordStart returns where the last record in b begins: 0 for a line that is one record,
+// later when a torn record precedes it. That record's time is the timeDigits digits before
+// the fourth tab from the end (torn text may end in digits too); a line in which they are not
+// found is read from its start, and rejected if it holds more than one record.
+func recordStart(b []byte) int {
+	tab := len(b)
+	for range 4 {
+		if tab = bytes.LastIndexByte(b[:tab], '\t'); tab < 0 {
+			return 0
+		}
+	}
+	start := tab
+	for start > 0 && tab-start < timeDigits && b[start-1] >= '0' && b[start-1] <= '9' {
+		start--
+	}
+	if tab-start < timeDigits {
+		return 0
+	}
+	return start
 }
 
 // parseUint parses decimal digits, rejecting signs, spaces and overflow.

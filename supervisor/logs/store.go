@@ -97,8 +97,8 @@ func Open(opts Options) (*Store, error) {
 		seq:      last,
 		services: make(map[string]*service),
 		subs:     make(map[*Subscription]struct{}),
-		disk:     newDiskWriter(opts),
 	}
+	s.disk = newDiskWriter(opts, s.Note)
 	go s.disk.run()
 	return s, nil
 }
