@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -339,36 +337,27 @@ func fileName(service string) string {
 	return string(b) + ".log"
 }
 
-// logFiles lists the log files in dir by service file name ("daemon" for daemon.log),
-// oldest first: <name>.log.N down to <name>.log.1, then <name>.log.
-func logFiles(dir string) (map[string][]string, error) {
+// logFiles lists the services that have log files in dir by file name ("daemon" for
+// daemon.log), each with its highest rotation number (0 when only <name>.log exists). A
+// missing directory has none.
+func logFiles(dir string) (map[string]int, error) {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list log files: %w", err)
 	}
-	type file struct {
-		path string
-		n    int // 0 for the current file
-	}
-	found := make(map[string][]file)
+	found := make(map[string]int)
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		name, n, ok := parseFileName(e.Name())
-		if ok {
-			found[name] = append(found[name], file{filepath.Join(dir, e.Name()), n})
+		if name, n, ok := parseFileName(e.Name()); ok {
+			found[name] = max(found[name], n)
 		}
 	}
-	out := make(map[string][]string, len(found))
-	for name, files := range found {
-		// Oldest first: the highest rotation number first, the current file (0) last.
-		slices.SortFunc(files, func(a, b file) int { return b.n - a.n })
-		for _, f := range files {
-			out[name] = append(out[name], f.path)
-		}
-	}
-	return out, nil
+	return found, nil
 }
 
 // parseFileName splits "daemon.log" into ("daemon", 0) and "daemon.log.2" into ("daemon", 2).
