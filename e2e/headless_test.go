@@ -98,6 +98,12 @@ func TestE2EHeadlessLifecycle(t *testing.T) {
 	if st, code := s.status(); code != 1 || st.Overall != "down" {
 		t.Fatalf("after shutdown: overall %q exit %d", st.Overall, code)
 	}
+
+	// Without a supervisor the logs are read from the files.
+	out, errOut, code = s.run("logs", "--service", "daemon", "--grep", "^started", "-n", "-1")
+	if n := strings.Count(out, "started"); code != 0 || n != 3 {
+		t.Fatalf("logs after shutdown: exit %d, %d started lines, want 0 and 3:\n%s%s", code, n, out, errOut)
+	}
 }
 
 // TestE2ESecondServeRefused: one supervisor per state directory, and the refusal names the

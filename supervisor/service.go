@@ -59,6 +59,7 @@ type actor struct {
 	attempt        int // consecutive failures; sets the backoff delay
 	failures       int // consecutive failed runs shorter than FailureRun; sets when to give up
 	restarts       int
+	started        bool // whether the service was started before
 	shutdown       bool
 
 	backoff, kill, readyTimeout, stable *time.Timer
@@ -153,9 +154,14 @@ func (a *actor) stopThen(start bool, reply chan error) {
 	a.terminate()
 }
 
-// startNow is an operator's start: it forgets past failures, fatal included.
+// startNow is an operator's start: it forgets past failures, fatal included. Any start but
+// the first is a restart.
 func (a *actor) startNow(reply chan error) {
 	stopTimer(&a.backoff)
+	if a.started {
+		a.restarts++
+	}
+	a.started = true
 	a.attempt, a.failures = 0, 0
 	err := a.spawn()
 	if reply != nil {

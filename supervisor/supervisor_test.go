@@ -441,7 +441,9 @@ func TestStartClearsFatal(t *testing.T) {
 	spec := child("svc", "crash", "-code", "4", "-unless", healthy)
 	spec.HealthAddr, spec.WaitReady = "grpc", true
 	h := start(t, p, spec)
-	h.waitState(t, StateFatal)
+	if st := h.waitState(t, StateFatal); st.Restarts != p.FatalAfter-1 {
+		t.Fatalf("fatal after %d restarts, want %d", st.Restarts, p.FatalAfter-1)
+	}
 
 	if err := os.WriteFile(healthy, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -452,8 +454,9 @@ func TestStartClearsFatal(t *testing.T) {
 	st := h.waitFor(t, "running and healthy", func(s Snapshot) bool {
 		return s.Services[0].State == StateRunning && s.Services[0].Health == HealthHealthy
 	}).Services[0]
-	if st.Attempt != 0 || st.Reason != "" {
-		t.Errorf("after start: attempt %d, reason %q", st.Attempt, st.Reason)
+	// The operator's start is a restart too.
+	if st.Attempt != 0 || st.Reason != "" || st.Restarts != p.FatalAfter {
+		t.Errorf("after start: attempt %d, reason %q, restarts %d; want 0, none, %d", st.Attempt, st.Reason, st.Restarts, p.FatalAfter)
 	}
 }
 

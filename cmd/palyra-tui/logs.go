@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +43,9 @@ func newLogsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs",
 		Short: "Print the services' logs; -f follows",
+		Long: "Print the services' stored log lines, the newest -n of them, then with -f the new ones.\n" +
+			"Without a supervisor the lines are read from the log files; -f then prints them, says it\n" +
+			"cannot follow and exits 1.",
 		Example: "  palyra-tui logs -f --service daemon\n" +
 			"  palyra-tui logs --since 10m --grep 'error|panic' --json",
 		Args: exactArgs(0),
@@ -58,7 +63,12 @@ func newLogsCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			out := newLogPrinter(cmd.OutOrStdout(), asJSON)
+			defer out.w.Flush()
 			client, err := stack.Attach(ctx, g.cfg)
+			if errors.Is(err, api.ErrNotRunning) {
+				return printStoredLogs(g.cfg, q, out)
+			}
 			if err != nil {
 				return err
 			}
@@ -67,10 +77,6 @@ func newLogsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
-			defer out.Flush()
-			enc := json.NewEncoder(out)
-			text := lineWriter{w: out}
 			for {
 				batch, err := stream.Recv()
 				if errors.Is(err, io.EOF) || ctx.Err() != nil {
@@ -80,18 +86,14 @@ func newLogsCmd(g *globals) *cobra.Command {
 					return err
 				}
 				for _, l := range batch.Lines {
-					if asJSON {
-						enc.Encode(logLineJSON{Time: l.Time, Service: l.Service, Stream: string(l.Stream), Level: l.Level, Text: l.Text, Seq: l.Seq})
-					} else {
-						text.write(l)
-					}
+					out.print(l)
 				}
 				if batch.Dropped > 0 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "palyra-tui: %d lines skipped because this reader fell behind\n", batch.Dropped)
 				}
 				// Follow mode flushes per batch so a pipe sees lines promptly; batches are
 				// large under load, so this stays cheap.
-				if err := out.Flush(); err != nil {
+				if err := out.w.Flush(); err != nil {
 					return nil // reader went away (e.g. `| head`)
 				}
 			}
@@ -105,6 +107,74 @@ func newLogsCmd(g *globals) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	f.IntVarP(&lines, "lines", "n", 100, "stored lines to print first, the newest; -1 all (with --since: all unless given)")
 	return cmd
+}
+
+// printStoredLogs prints the stored lines q selects straight from the log files, for when no
+// supervisor runs; the files may be written meanwhile. There is nothing to follow, so -f
+// fails once they are printed.
+func printStoredLogs(cfg stack.Config, q api.LogQuery, out *logPrinter) error {
+	reader := logs.NewReader(cfg.LogDir())
+	if err := checkStoredServices(cfg, reader, q.Services); err != nil {
+		return err
+	}
+	lq := logs.Query{Services: q.Services, Since: q.Since, Last: max(q.Tail, 0)}
+	if q.Grep != "" {
+		grep, err := regexp.Compile(q.Grep)
+		if err != nil {
+			return fmt.Errorf("--grep: %w", err)
+		}
+		// As through the supervisor: matched as shown, a JSON line as `msg key=value`.
+		lq.Match = func(l logs.Line) bool { return grep.MatchString(logtext.Compact(l.Text)) }
+	}
+	if !q.Since.IsZero() || q.Tail != 0 {
+		if err := reader.Read(lq, func(l logs.Line) bool { out.print(l); return true }); err != nil {
+			return err
+		}
+	}
+	if q.Follow {
+		return fmt.Errorf("%w on %s: printed the stored lines, but cannot follow; start it with `palyra-tui services start all`", api.ErrNotRunning, cfg.Home)
+	}
+	return nil
+}
+
+// checkStoredServices accepts the configured services and those with log files.
+func checkStoredServices(cfg stack.Config, reader *logs.Reader, names []string) error {
+	known, err := reader.Services()
+	if err != nil {
+		return err
+	}
+	for _, spec := range cfg.Specs() {
+		if !slices.Contains(known, spec.Name) {
+			known = append(known, spec.Name)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return fmt.Errorf("no service %q (services: %v)", n, known)
+		}
+	}
+	return nil
+}
+
+// logPrinter prints log lines as text or as JSON objects.
+type logPrinter struct {
+	w      *bufio.Writer
+	asJSON bool
+	enc    *json.Encoder
+	text   lineWriter
+}
+
+func newLogPrinter(w io.Writer, asJSON bool) *logPrinter {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	return &logPrinter{w: bw, asJSON: asJSON, enc: json.NewEncoder(bw), text: lineWriter{w: bw}}
+}
+
+func (p *logPrinter) print(l logs.Line) {
+	if p.asJSON {
+		p.enc.Encode(logLineJSON{Time: l.Time, Service: l.Service, Stream: string(l.Stream), Level: l.Level, Text: l.Text, Seq: l.Seq})
+	} else {
+		p.text.write(l)
+	}
 }
 
 // parseSince accepts a duration back from now or an absolute time.

@@ -4,43 +4,40 @@ package testfs
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 )
 
-// RequireEnv, set to 1, turns a test that cannot mount into a failure instead of a skip:
+// RequireMountEnv, set to 1, makes a test fail instead of skipping when it may not mount:
 // CI sets it, so the full-disk tests always run there.
-const RequireEnv = "PALYRA_TEST_REQUIRE_MOUNT"
+const RequireMountEnv = "PALYRA_TEST_REQUIRE_MOUNT"
 
-// Small mounts a tmpfs of size bytes and returns its path; it is unmounted when the test
-// ends. Without the right to mount (not root) the test is skipped, unless RequireEnv is set.
-func Small(t testing.TB, size int64) string {
+// Small mounts a tmpfs of the given size on a new temporary directory, returns the
+// directory and unmounts it when the test ends. Where mounting is not permitted (not root)
+// the test is skipped, or fails if RequireMountEnv is set to 1.
+func Small(t testing.TB, bytes int64) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "palyra-fs-")
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size="+strconv.FormatInt(bytes, 10)+",mode=0700")
+	if errors.Is(err, syscall.EPERM) && os.Getenv(RequireMountEnv) != "1" {
+		t.Skipf("mount tmpfs on %s: %v (set %s=1 to fail instead)", dir, err, RequireMountEnv)
 	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		os.Remove(dir)
-		if errors.Is(err, syscall.EPERM) && os.Getenv(RequireEnv) != "1" {
-			t.Skipf("cannot mount a small file system (%v); run as root, or set %s=1 to fail instead", err, RequireEnv)
-		}
-		t.Fatalf("mount a %d-byte tmpfs: %v", size, err)
+	if err != nil {
+		t.Fatalf("mount tmpfs on %s: %v", dir, err)
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
-		os.Remove(dir)
 	})
 	return dir
 }
 
 // Fill writes a file in dir until the file system refuses more, and returns its path:
-// removing it frees the space again.
+// removing it (Free) makes room again.
 func Fill(t testing.TB, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "filler")

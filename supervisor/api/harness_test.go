@@ -77,7 +77,13 @@ type rig struct {
 // newRig starts a rig with both services running and stops all of it when the test ends.
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	store, err := logs.Open(logs.Options{Dir: t.TempDir(), RingLines: ringLines})
+	return newRigIn(t, t.TempDir())
+}
+
+// newRigIn is newRig with its log files in dir.
+func newRigIn(t *testing.T, dir string) *rig {
+	t.Helper()
+	store, err := logs.Open(logs.Options{Dir: dir, RingLines: ringLines})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,15 +63,61 @@ func TestLogsTail(t *testing.T) {
 	}
 }
 
-func TestLogsTailAllIsTheRing(t *testing.T) {
-	r := newRig(t)
-	want := r.note("alpha", "ring line", ringLines+10)[10:]
+// TestLogsTailReachesPastTheRing: a tail longer than memory holds is read on in the files,
+// those of an earlier supervisor too, in order and without a line sent twice.
+func TestLogsTailReachesPastTheRing(t *testing.T) {
+	dir := t.TempDir()
+	earlier, err := logs.Open(logs.Options{Dir: dir, RingLines: ringLines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old []string
+	for i := range 2 * ringLines {
+		old = append(old, fmt.Sprintf("old %03d", i))
+		earlier.Note("alpha", old[i])
+	}
+	if err := earlier.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := newRigIn(t, dir)
+	recent := r.note("alpha", "recent", ringLines) // all the ring holds of alpha
+	both := append(slices.Clone(old), recent...)
+
+	for _, tc := range []struct {
+		name string
+		q    LogQuery
+		want []string
+	}{
+		{"held in memory", LogQuery{Tail: ringLines, Grep: "^(old|recent) "}, recent},
+		{"past memory", LogQuery{Tail: ringLines + 10, Grep: "^(old|recent) "}, both[len(both)-ringLines-10:]},
+		{"all", LogQuery{Tail: -1, Grep: "^(old|recent) "}, both},
+		{"more than stored", LogQuery{Tail: 100000, Grep: "^old "}, old},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Services = []string{"alpha"}
+			s, err := r.client.Logs(testCtx(t), tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(readAll(t, s)); !slices.Equal(got, tc.want) {
+				t.Errorf("got %d lines, want %d from %q to %q:\n%q", len(got), len(tc.want), tc.want[0], tc.want[len(tc.want)-1], got)
+			}
+		})
+	}
+	// Unfiltered, the earlier lines come first, the rig's own start among them, each once.
 	s, err := r.client.Logs(testCtx(t), LogQuery{Services: []string{"alpha"}, Tail: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := texts(readAll(t, s)); !slices.Equal(got, want) {
-		t.Errorf("got %d lines, want the %d in the ring:\n%q", len(got), len(want), got)
+	var seqs []uint64
+	var got []string
+	for _, b := range readAll(t, s) {
+		for _, l := range b.Lines {
+			seqs, got = append(seqs, l.Seq), append(got, l.Text)
+		}
+	}
+	if !strictlyIncreasing(seqs) || !slices.Equal(got[:len(old)], old) || !slices.Equal(got[len(got)-len(recent):], recent) {
+		t.Errorf("all of alpha: %q", got)
 	}
 }
 

@@ -35,8 +35,7 @@ type Engine interface {
 
 // LogSource is what the server needs from the log store.
 type LogSource interface {
-	Tail(services []string, n int) []logs.Line
-	Since(services []string, t time.Time) ([]logs.Line, error)
+	Read(q logs.Query, yield func(logs.Line) bool) error
 	Subscribe(services []string, buffer int) *logs.Subscription
 }
 
@@ -177,31 +176,20 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 		defer sub.Close()
 	}
 
-	tail := int(req.GetTail())
-	var stored []logs.Line
-	switch {
-	case req.GetSince() != nil:
-		lines, err := s.logs.Since(services, req.GetSince().AsTime())
-		if err != nil {
-			return status.Errorf(codes.Internal, "read log files: %v", err)
-		}
-		stored = lines
-	case tail != 0 && grep != nil:
+	var last uint64 // the newest line sent; the subscription sends only newer ones
+	if tail := int(req.GetTail()); req.GetSince() != nil || tail != 0 {
 		// The last N matching lines, as journalctl -g -n gives, not the matches among the last N.
-		stored = s.logs.Tail(services, -1)
-	case tail != 0:
-		stored = s.logs.Tail(services, tail)
-	}
-	var last uint64
-	if len(stored) > 0 {
-		last = stored[len(stored)-1].Seq
-	}
-	stored = filterLines(stored, grep, 0)
-	if tail > 0 && len(stored) > tail {
-		stored = stored[len(stored)-tail:]
-	}
-	if err := sendLines(stream, stored, 0); err != nil {
-		return err
+		q := logs.Query{Services: services, Last: max(tail, 0)}
+		if req.GetSince() != nil {
+			q.Since = req.GetSince().AsTime()
+		}
+		if grep != nil {
+			q.Match = func(l logs.Line) bool { return matches(grep, l) }
+		}
+		var err error
+		if last, err = s.sendStored(stream, q); err != nil {
+			return err
+		}
 	}
 	if sub == nil {
 		return nil
@@ -244,6 +232,30 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 	}
 }
 
+// sendStored sends the stored lines q selects, in batches as they are read, and returns the
+// Seq of the last one.
+func (s *Server) sendStored(stream grpc.ServerStreamingServer[palyrav1.LogBatch], q logs.Query) (last uint64, err error) {
+	var batch []logs.Line
+	size := 0
+	var sendErr error
+	readErr := s.logs.Read(q, func(l logs.Line) bool {
+		batch = append(batch, l)
+		last = l.Seq
+		if size += len(l.Text) + lineOverhead; size >= maxBatchBytes {
+			sendErr = sendLines(stream, batch, 0)
+			batch, size = nil, 0
+		}
+		return sendErr == nil
+	})
+	switch {
+	case sendErr != nil:
+		return 0, sendErr
+	case readErr != nil:
+		return 0, status.Errorf(codes.Internal, "%v", readErr)
+	}
+	return last, sendLines(stream, batch, 0)
+}
+
 func textBytes(lines []logs.Line) int {
 	n := 0
 	for _, l := range lines {
@@ -260,13 +272,18 @@ func filterLines(lines []logs.Line, grep *regexp.Regexp, after uint64) []logs.Li
 	}
 	out := lines[:0:0]
 	for _, l := range lines {
-		// grep matches the text as operators read it: a JSON line compacted to `msg k=v`.
-		if l.Seq <= after || (grep != nil && !grep.MatchString(logtext.Compact(l.Text))) {
+		if l.Seq <= after || (grep != nil && !matches(grep, l)) {
 			continue
 		}
 		out = append(out, l)
 	}
 	return out
+}
+
+// matches reports whether grep matches the text as operators read it: a JSON line compacted
+// to `msg k=v`.
+func matches(grep *regexp.Regexp, l logs.Line) bool {
+	return grep.MatchString(logtext.Compact(l.Text))
 }
 
 // maxBatchBytes keeps each message well under gRPC's 4 MiB default; lineOverhead estimates

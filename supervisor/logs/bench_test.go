@@ -105,3 +105,33 @@ func runCaptureBench(b *testing.B, source func() io.Reader, after func()) {
 		b.Fatalf("subscriber saw %d and dropped %d of %d lines", n, sub.Dropped(), b.N)
 	}
 }
+
+// BenchmarkReadLast measures `logs -n N` served from the files: the newest N of 200k stored
+// lines (two files), read back from the end by a Reader.
+func BenchmarkReadLast(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const stored = 200000
+	s.Capture("bench", Stdout, newLinesReader(benchLines[1].line, stored), nil)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	r := NewReader(dir)
+	for _, n := range []int{100, 10000, stored} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				got := 0
+				if err := r.Read(Query{Last: n}, func(Line) bool { got++; return true }); err != nil {
+					b.Fatal(err)
+				}
+				if got != n {
+					b.Fatalf("read %d lines, want %d", got, n)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "lines/s")
+		})
+	}
+}

@@ -1,13 +1,11 @@
 package logs
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,11 +18,15 @@ const (
 	writeBuffer  = 64 << 10
 )
 
-// diskWriter appends lines to the services' files from its own goroutine.
+// diskWriter appends lines to the services' files from its own goroutine. A line that does
+// not reach its file is counted in its service's dropped lines, and no record is left torn:
+// a short write is cut back to the last whole record.
 type diskWriter struct {
 	maxBytes int64
 	keep     int
+	limit    int // the longest record
 	logger   *slog.Logger
+	note     func(service, text string) // a line of the store's own into the service's log
 
 	queue   chan diskBatch
 	queued  atomic.Int64 // text bytes in the queue
@@ -34,7 +36,7 @@ type diskWriter struct {
 
 	// Owned by the writer goroutine.
 	files   map[string]*logFile
-	failing map[string]bool
+	failing map[string]uint64 // services whose file fails, with the lines lost since it began
 	record  []byte
 }
 
@@ -45,23 +47,26 @@ type diskBatch struct {
 }
 
 type logFile struct {
-	svc  *service
-	path string
-	f    *os.File
-	w    *bufio.Writer
-	size int64
+	svc     *service
+	path    string
+	f       *os.File
+	size    int64  // bytes in the file, whole records only
+	buf     []byte // whole records not written yet
+	records int    // how many buf holds
 }
 
-func newDiskWriter(opts Options) *diskWriter {
+func newDiskWriter(opts Options, note func(service, text string)) *diskWriter {
 	return &diskWriter{
 		maxBytes: opts.FileMaxBytes,
 		keep:     opts.FileKeep,
+		limit:    recordLimit(opts.MaxLineBytes),
 		logger:   opts.Logger,
+		note:     note,
 		queue:    make(chan diskBatch, queueBatches),
 		flushes:  make(chan chan struct{}),
 		done:     make(chan struct{}),
 		files:    make(map[string]*logFile),
-		failing:  make(map[string]bool),
+		failing:  make(map[string]uint64),
 	}
 }
 
@@ -119,7 +124,6 @@ func (w *diskWriter) run() {
 
 func (w *diskWriter) write(b diskBatch) {
 	defer w.queued.Add(-b.bytes)
-	name := b.svc.name
 	lf, err := w.open(b.svc)
 	if err != nil {
 		w.fail(b.svc, len(b.lines), err)
@@ -127,21 +131,20 @@ func (w *diskWriter) write(b diskBatch) {
 	}
 	for i, l := range b.lines {
 		w.record = appendRecord(w.record[:0], l)
-		if lf.size > 0 && lf.size+int64(len(w.record)) > w.maxBytes {
-			if err := w.rotate(lf); err != nil {
-				w.fail(b.svc, len(b.lines)-i, err)
+		if pending := lf.size + int64(len(lf.buf)); pending > 0 && pending+int64(len(w.record)) > w.maxBytes {
+			if lost, err := w.rotate(lf); err != nil {
+				w.fail(b.svc, lost+len(b.lines)-i, err)
 				return
 			}
 		}
-		if _, err := lf.w.Write(w.record); err != nil {
-			w.fail(b.svc, len(b.lines)-i, err)
-			return
+		lf.buf = append(lf.buf, w.record...)
+		lf.records++
+		if len(lf.buf) >= writeBuffer {
+			if lost, err := w.flushFile(lf); err != nil {
+				w.fail(b.svc, lost+len(b.lines)-i-1, err)
+				return
+			}
 		}
-		lf.size += int64(len(w.record))
-	}
-	if w.failing[name] {
-		delete(w.failing, name)
-		w.logger.Info("log file writable again", "service", name, "path", lf.path)
 	}
 }
 
@@ -151,44 +154,118 @@ func (w *diskWriter) open(svc *service) (*logFile, error) {
 		return lf, nil
 	}
 	lf := &logFile{svc: svc, path: svc.path}
-	if err := lf.open(); err != nil {
+	if err := lf.open(w.limit); err != nil {
 		return nil, err
 	}
 	w.files[svc.name] = lf
 	return lf, nil
 }
 
-func (lf *logFile) open() error {
+// open opens the file for appending. A file that does not end with a whole record (its
+// writer was killed mid-write) is first cut back to its last one, so that the next record
+// starts a line of its own.
+func (lf *logFile) open(limit int) error {
 	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)
 	}
+	var size int64
 	st, err := f.Stat()
 	if err == nil {
 		err = f.Chmod(0o600) // in case an older file was created looser
+	}
+	if err == nil {
+		size = st.Size()
+		if st.Mode().IsRegular() && size > 0 {
+			size, err = repairTail(f, lf.path, size, limit)
+		}
 	}
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("open log file: %w", err)
 	}
-	lf.f, lf.size = f, st.Size()
-	if lf.w == nil {
-		lf.w = bufio.NewWriterSize(f, writeBuffer)
-	} else {
-		lf.w.Reset(f)
-	}
+	lf.f, lf.size = f, size
 	return nil
 }
 
-func (lf *logFile) close() error {
-	return errors.Join(lf.w.Flush(), lf.f.Close())
+// repairTail cuts f back to the end of its last whole record and returns its new size. A
+// tail longer than any record is no record of ours; it gets a newline of its own instead.
+func repairTail(f *os.File, path string, size int64, limit int) (int64, error) {
+	r, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	start := max(size-int64(limit)-1, 0)
+	tail := make([]byte, size-start)
+	if _, err := r.ReadAt(tail, start); err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(tail, '\n')
+	switch {
+	case i == len(tail)-1:
+		return size, nil
+	case i < 0 && start > 0:
+		_, err := f.Write([]byte{'\n'})
+		return size + 1, err
+	}
+	whole := start + int64(i+1)
+	return whole, f.Truncate(whole)
+}
+
+// flush writes out the buffered records and returns how many of them did not reach the file.
+// After a short write it cuts the file back to the last whole record.
+func (lf *logFile) flush() (lost int, err error) {
+	if len(lf.buf) == 0 {
+		return 0, nil
+	}
+	n, err := lf.f.Write(lf.buf)
+	if err != nil {
+		whole := bytes.LastIndexByte(lf.buf[:n], '\n') + 1
+		lost = lf.records - bytes.Count(lf.buf[:whole], []byte{'\n'})
+		if whole < n {
+			if terr := lf.f.Truncate(lf.size + int64(whole)); terr != nil {
+				err = errors.Join(err, fmt.Errorf("cut back a torn record: %w", terr))
+			}
+		}
+		n = whole
+	}
+	lf.size += int64(n)
+	lf.buf, lf.records = lf.buf[:0], 0
+	return lost, err
+}
+
+// flushFile writes out lf's buffer like lf.flush, and notes the first write that succeeds
+// after a failure.
+func (w *diskWriter) flushFile(lf *logFile) (lost int, err error) {
+	if len(lf.buf) == 0 {
+		return 0, nil
+	}
+	if lost, err := lf.flush(); err != nil {
+		return lost, err
+	}
+	name := lf.svc.name
+	if lostMeanwhile, ok := w.failing[name]; ok {
+		delete(w.failing, name)
+		w.logger.Info("log file writable again", "service", name, "path", lf.path, "dropped", lostMeanwhile)
+		w.note(name, fmt.Sprintf("log file writable again; %d lines could not be written to it", lostMeanwhile))
+	}
+	return 0, nil
+}
+
+func (lf *logFile) close() (lost int, err error) {
+	lost, err = lf.flush()
+	return lost, errors.Join(err, lf.f.Close())
 }
 
 // rotate shifts <path>.N to <path>.N+1 (the oldest falls off), moves the current file to
-// <path>.1 and starts a new one.
-func (w *diskWriter) rotate(lf *logFile) error {
-	if err := lf.close(); err != nil {
-		return fmt.Errorf("rotate log file: %w", err)
+// <path>.1 and starts a new one. It returns how many buffered lines did not reach the file.
+func (w *diskWriter) rotate(lf *logFile) (int, error) {
+	if lost, err := w.flushFile(lf); err != nil {
+		return lost, fmt.Errorf("rotate log file: %w", err)
+	}
+	if err := lf.f.Close(); err != nil {
+		return 0, fmt.Errorf("rotate log file: %w", err)
 	}
 	var err error
 	if w.keep == 0 {
@@ -201,32 +278,35 @@ func (w *diskWriter) rotate(lf *logFile) error {
 		err = os.Rename(lf.path, rotatedPath(lf.path, 1))
 	}
 	if err != nil {
-		return fmt.Errorf("rotate log file: %w", err)
+		return 0, fmt.Errorf("rotate log file: %w", err)
 	}
-	return lf.open()
+	return 0, lf.open(w.limit)
 }
 
 func rotatedPath(path string, n int) string { return path + "." + strconv.Itoa(n) }
 
-// fail drops n lines of svc after an error and closes its file, so the next batch tries
-// again. It logs once per run of failures.
+// fail drops n lines of svc after an error, with any still buffered, and closes its file, so
+// the next batch tries again. The first failure of a run of them is logged and noted.
 func (w *diskWriter) fail(svc *service, n int, err error) {
-	svc.dropped.Add(uint64(n))
 	if lf := w.files[svc.name]; lf != nil {
+		n += lf.records
 		_ = lf.f.Close() // already failing; the write error is the one worth reporting
 		delete(w.files, svc.name)
 	}
-	if !w.failing[svc.name] {
-		w.failing[svc.name] = true
-		w.logger.Warn("cannot write log file; dropping lines", "service", svc.name, "path", svc.path, "err", err)
+	svc.dropped.Add(uint64(n))
+	lost, ok := w.failing[svc.name]
+	w.failing[svc.name] = lost + uint64(n)
+	if ok {
+		return
 	}
+	w.logger.Warn("cannot write log file; dropping lines", "service", svc.name, "path", svc.path, "err", err)
+	w.note(svc.name, fmt.Sprintf("cannot write the log file, dropping lines until it can be written again: %v", err))
 }
 
 func (w *diskWriter) flushAll() {
 	for _, lf := range w.files {
-		if err := lf.w.Flush(); err != nil {
-			// Unknown how many lines the buffer held; count none rather than guess.
-			w.fail(lf.svc, 0, err)
+		if lost, err := w.flushFile(lf); err != nil {
+			w.fail(lf.svc, lost, err)
 		}
 	}
 }
@@ -234,7 +314,9 @@ func (w *diskWriter) flushAll() {
 func (w *diskWriter) closeAll() error {
 	var errs []error
 	for _, lf := range w.files {
-		errs = append(errs, lf.close())
+		lost, err := lf.close()
+		lf.svc.dropped.Add(uint64(lost))
+		errs = append(errs, err)
 	}
 	clear(w.files)
 	return errors.Join(errs...)
@@ -255,36 +337,27 @@ func fileName(service string) string {
 	return string(b) + ".log"
 }
 
-// logFiles lists the log files in dir by service file name ("daemon" for daemon.log),
-// oldest first: <name>.log.N down to <name>.log.1, then <name>.log.
-func logFiles(dir string) (map[string][]string, error) {
+// logFiles lists the services that have log files in dir by file name ("daemon" for
+// daemon.log), each with its highest rotation number (0 when only <name>.log exists). A
+// missing directory has none.
+func logFiles(dir string) (map[string]int, error) {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list log files: %w", err)
 	}
-	type file struct {
-		path string
-		n    int // 0 for the current file
-	}
-	found := make(map[string][]file)
+	found := make(map[string]int)
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		name, n, ok := parseFileName(e.Name())
-		if ok {
-			found[name] = append(found[name], file{filepath.Join(dir, e.Name()), n})
+		if name, n, ok := parseFileName(e.Name()); ok {
+			found[name] = max(found[name], n)
 		}
 	}
-	out := make(map[string][]string, len(found))
-	for name, files := range found {
-		// Oldest first: the highest rotation number first, the current file (0) last.
-		slices.SortFunc(files, func(a, b file) int { return b.n - a.n })
-		for _, f := range files {
-			out[name] = append(out[name], f.path)
-		}
-	}
-	return out, nil
+	return found, nil
 }
 
 // parseFileName splits "daemon.log" into ("daemon", 0) and "daemon.log.2" into ("daemon", 2).

@@ -18,8 +18,17 @@ func TestParseRecord(t *testing.T) {
 		{"full", "1763900000123456789\t42\tstderr\twarn\tdisk almost full", Line{Seq: 42, Time: at, Stream: Stderr, Level: "warn", Text: "disk almost full"}, true},
 		{"no level", "1763900000123456789\t1\tsupervisor\t\tstarted pid 42", Line{Seq: 1, Time: at, Stream: Supervisor, Text: "started pid 42"}, true},
 		{"empty text", "1763900000123456789\t1\tstdout\t\t", Line{Seq: 1, Time: at, Stream: Stdout}, true},
-		{"tab in text is cleaned", "1763900000123456789\t1\tstdout\t\ta\tb", Line{Seq: 1, Time: at, Stream: Stdout, Text: "a b"}, true},
+		{"tab in text: records ran together", "1763900000123456789\t1\tstdout\t\ta\tb", Line{}, false},
 		{"escape in text is cleaned", "1763900000123456789\t1\tstdout\t\t\x1b[31mred", Line{Seq: 1, Time: at, Stream: Stdout, Text: "red"}, true},
+		// A record torn by a full disk or a kill, with the next one glued on: the next one
+		// is read, the torn rest dropped.
+		{"torn in the text", "1763900000123456789\t41\tstdout\t\tline 00211 xxx" + "1763900000123456790\t42\tstderr\twarn\tnext", Line{Seq: 42, Time: at.Add(1), Stream: Stderr, Level: "warn", Text: "next"}, true},
+		{"torn in text ending in digits", "1763900000123456789\t41\tstdout\t\tcount 12" + "1763900000123456790\t42\tstdout\t\tnext", Line{Seq: 42, Time: at.Add(1), Stream: Stdout, Text: "next"}, true},
+		{"torn in the time", "17639" + "1763900000123456789\t42\tstdout\t\tnext", Line{Seq: 42, Time: at, Stream: Stdout, Text: "next"}, true},
+		{"torn after the seq", "1763900000123456789\t4" + "1763900000123456789\t42\tstdout\t\tnext", Line{Seq: 42, Time: at, Stream: Stdout, Text: "next"}, true},
+		{"torn twice", "1763900000123456789\t40\tstd" + "1763900000123456789\t41\tstdout\t\tha" + "1763900000123456789\t42\tstdout\t\tnext", Line{Seq: 42, Time: at, Stream: Stdout, Text: "next"}, true},
+		{"glued to garbage", "garbage\t\t\t" + "1763900000123456789\t42\tstdout\t\tnext", Line{Seq: 42, Time: at, Stream: Stdout, Text: "next"}, true},
+		{"torn before a record of another age", "1763900000123456789\t41\tstdout\t\tx" + "5\t42\tstdout\t\tnext", Line{}, false},
 		{"too few fields", "1763900000123456789\t1\tstdout", Line{}, false},
 		{"negative time", "-5\t1\tstdout\t\tx", Line{}, false},
 		{"time overflows int64", "9223372036854775808\t1\tstdout\t\tx", Line{}, false},
@@ -49,6 +58,7 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add("0\t0\tstdout\t\t")
 	f.Add("1\t1\tsupervisor\terror\t\x1b]0;x\x07\xff")
 	f.Add("18446744073709551615\t18446744073709551615\tstdout\t\tx")
+	f.Add("1763900000123456789\t41\tstdout\t\tline 00211 xxx1763900000123456790\t42\tstdout\t\tnext")
 	f.Fuzz(func(t *testing.T, in string) {
 		l, ok := parseRecord([]byte(in))
 		if !ok {

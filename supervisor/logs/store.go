@@ -56,8 +56,9 @@ func (o Options) withDefaults() Options {
 // the rotation limit) on disk. A child is never slowed down by the store: when the disk or
 // a subscriber falls behind, lines are dropped and counted instead.
 type Store struct {
-	opts Options
-	disk *diskWriter
+	opts   Options
+	disk   *diskWriter
+	reader *Reader
 
 	mu       sync.Mutex // guards the fields below and orders lines across services
 	seq      uint64
@@ -84,21 +85,19 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
-	files, err := logFiles(opts.Dir)
-	if err != nil {
-		return nil, err
-	}
+	reader := &Reader{dir: opts.Dir, limit: recordLimit(opts.MaxLineBytes)}
 	var last uint64
-	for _, paths := range files {
-		last = max(last, lastSeq(paths, recordLimit(opts.MaxLineBytes)))
+	if err := reader.Read(Query{Last: 1}, func(l Line) bool { last = l.Seq; return false }); err != nil {
+		return nil, fmt.Errorf("open log store: %w", err)
 	}
 	s := &Store{
 		opts:     opts,
+		reader:   reader,
 		seq:      last,
 		services: make(map[string]*service),
 		subs:     make(map[*Subscription]struct{}),
-		disk:     newDiskWriter(opts),
 	}
+	s.disk = newDiskWriter(opts, s.Note)
 	go s.disk.run()
 	return s, nil
 }
@@ -188,6 +187,24 @@ func compareSeq(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+// Read calls yield with the stored lines q selects, ordered by Seq, until yield returns
+// false: the lines in memory and, before them, the lines in the files, which span
+// supervisor restarts. Lines the disk lost are still found while memory holds them.
+func (s *Store) Read(q Query, yield func(Line) bool) error {
+	memory := held{lines: make(map[string][]Line)}
+	s.mu.Lock()
+	for name, svc := range s.services {
+		if len(q.Services) == 0 || slices.Contains(q.Services, name) {
+			memory.lines[name] = svc.ring.appendLast(nil, -1)
+		}
+	}
+	memory.end = s.seq + 1
+	s.mu.Unlock()
+	// Whatever memory no longer held is then in the files.
+	s.disk.flush()
+	return s.reader.read(q, memory, yield)
 }
 
 // Subscribe returns a subscription to the new lines of services (all when empty). Its
