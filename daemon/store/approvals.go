@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palyra/palyra/internal/redact"
 )
 
 // The approval states.
@@ -60,8 +62,10 @@ func ParseApprovalID(id string) (uint64, error) {
 	return seq, nil
 }
 
-// CreateApproval stores a new pending approval and its audit entry in one transaction.
+// CreateApproval stores a new pending approval and its audit entry in one transaction. Its
+// summary and details are redacted first; the approval returned is the one stored.
 func (s *Store) CreateApproval(a Approval) (Approval, error) {
+	a.Summary, a.Details = redact.Text(a.Summary), redact.Text(a.Details)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketApprovals)
 		seq, err := b.NextSequence()
@@ -83,8 +87,9 @@ func (s *Store) CreateApproval(a Approval) (Approval, error) {
 // DecideApproval settles a pending approval with d, and audits it, in one transaction, so of
 // two operators deciding at once one wins and the other gets ErrAlreadyDecided with the
 // approval as it was settled. An approval past its expiry is timed out instead
-// (ErrApprovalExpired). approve says which way d goes.
+// (ErrApprovalExpired). approve says which way d goes; its reason is redacted first.
 func (s *Store) DecideApproval(seq uint64, approve bool, d Decision) (Approval, error) {
+	d.Reason = redact.Text(d.Reason)
 	var a Approval
 	expired := false
 	err := s.db.Update(func(tx *bolt.Tx) error {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palyra/palyra/internal/redact"
 )
 
 // AuditEntry is one entry of the audit journal.
@@ -35,8 +37,10 @@ func (s *Store) AppendAudit(e AuditEntry) (AuditEntry, error) {
 	return e, err
 }
 
-// appendAuditTx appends e inside tx, so a change and its audit entry commit together.
+// appendAuditTx appends e inside tx, so a change and its audit entry commit together. Its
+// detail is redacted before it is hashed, so the journal verifies as written.
 func appendAuditTx(tx *bolt.Tx, e AuditEntry) (AuditEntry, error) {
+	e.Detail = redact.Text(e.Detail)
 	b := tx.Bucket(bucketAudit)
 	if _, last := b.Cursor().Last(); last != nil {
 		prev, err := decodeAudit(last)
