@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/childenv"
 	"github.com/palyra/palyra/internal/pidlock"
 	"github.com/palyra/palyra/supervisor/api"
 )
@@ -51,6 +52,8 @@ func Ensure(ctx context.Context, c Config) (client *api.Client, started bool, er
 	start, _ := logFile.Seek(0, 2)
 
 	cmd := exec.Command(selfExe, c.serveArgs()...)
+	// The caller's token or pairing code must not live on in the server and its services.
+	cmd.Env = childenv.Filter(os.Environ())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own session: no controlling terminal, so a closed terminal or SSH connection sends
 	// it no SIGHUP, and the caller's Ctrl-C reaches only the caller.
