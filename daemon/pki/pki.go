@@ -49,17 +49,21 @@ type CA struct {
 
 // LoadOrCreateCA loads the CA kept in dir, or makes one there (dir 0700, files 0600) on
 // first start. A CA that exists but cannot be read is an error, never silently replaced:
-// every certificate it issued would stop working.
+// every certificate it issued would stop working. A key other users can read is refused
+// rather than used, as the admin token is: the fix is the operator's call.
 func LoadOrCreateCA(dir string, now time.Time) (*CA, error) {
 	certPath, keyPath := filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
 	_, certErr := os.Stat(certPath)
-	_, keyErr := os.Stat(keyPath)
+	keyInfo, keyErr := os.Stat(keyPath)
 	switch {
 	case errors.Is(certErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist):
 		return createCA(dir, certPath, keyPath, now)
 	case certErr != nil || keyErr != nil:
 		return nil, fmt.Errorf("gateway CA in %s is incomplete (%v; %v); restore both %s and %s from a backup, or remove both to make a new CA (every paired node must then pair again)",
 			dir, certErr, keyErr, CertFile, KeyFile)
+	case keyInfo.Mode().Perm()&0o077 != 0:
+		return nil, fmt.Errorf("gateway CA key %s is readable by others (mode %04o): whoever reads it can issue certificates palyrad and every paired node trust; chmod 600 %s (and chmod 700 %s)",
+			keyPath, keyInfo.Mode().Perm(), keyPath, dir)
 	}
 	return loadCA(certPath, keyPath)
 }
