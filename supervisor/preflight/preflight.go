@@ -4,7 +4,9 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -36,11 +38,16 @@ type Port struct {
 type Target struct {
 	Home     string
 	Services []Service
+	// Secrets are files only their owner may read (a token, private keys); those that do not
+	// exist yet are skipped.
+	Secrets []string
+	// PrivateDirs hold secrets and should be 0700.
+	PrivateDirs []string
 }
 
 // Run runs every check. It never fails as a whole: each problem is a check's result.
 func Run(ctx context.Context, t Target) []supervisor.Check {
-	checks := []supervisor.Check{stateDir(t.Home), diskSpace(t.Home)}
+	checks := []supervisor.Check{stateDir(t.Home), diskSpace(t.Home), secretFiles(t.Secrets, t.PrivateDirs)}
 	for _, s := range t.Services {
 		checks = append(checks, binary(s))
 	}
@@ -76,6 +83,50 @@ func stateDir(home string) supervisor.Check {
 		c.Status = supervisor.CheckWarning
 		c.Detail = fmt.Sprintf("%s is readable by other users (mode %v)", home, st.Mode().Perm())
 		c.Fix = "chmod 700 " + home
+	}
+	return c
+}
+
+// secretFiles blocks on a secret others can read (palyrad and palyra-node refuse such files
+// too) and warns about a loose directory around them.
+func secretFiles(files, dirs []string) supervisor.Check {
+	c := supervisor.Check{Key: "secret_files", Label: "Secret files", Status: supervisor.CheckOK}
+	var fine, loose, looseDirs, problems []string
+	for _, f := range files {
+		st, err := os.Stat(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			problems = append(problems, err.Error())
+		case st.Mode().Perm()&0o077 != 0:
+			loose = append(loose, f)
+			problems = append(problems, fmt.Sprintf("%s is readable by others (mode %04o)", f, st.Mode().Perm()))
+		default:
+			fine = append(fine, f)
+		}
+	}
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o077 != 0 {
+			looseDirs = append(looseDirs, d)
+			problems = append(problems, fmt.Sprintf("%s is open to others (mode %04o)", d, st.Mode().Perm()))
+		}
+	}
+	var fixes []string
+	if len(loose) > 0 {
+		fixes = append(fixes, "chmod 600 "+strings.Join(loose, " "))
+	}
+	if len(looseDirs) > 0 {
+		fixes = append(fixes, "chmod 700 "+strings.Join(looseDirs, " "))
+	}
+	switch {
+	case len(loose) > 0:
+		return blocked(c, strings.Join(problems, "; ")+": a token or key others can read lets them act as the gateway or a node, so palyrad and palyra-node refuse them", strings.Join(fixes, "; "))
+	case len(problems) > 0:
+		c.Status, c.Detail, c.Fix = supervisor.CheckWarning, strings.Join(problems, "; "), strings.Join(fixes, "; ")
+	case len(fine) == 0:
+		c.Detail = "none yet: palyrad and palyra-node make them readable by their owner only"
+	default:
+		c.Detail = strings.Join(fine, ", ") + ": readable by their owner only"
 	}
 	return c
 }

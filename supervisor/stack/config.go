@@ -82,6 +82,21 @@ func (c Config) Validate() error {
 // NodeHome is where `palyra-node pair` keeps the local node's identity by default.
 func (c Config) NodeHome() string { return filepath.Join(c.Home, "node") }
 
+// The secrets palyrad and palyra-node keep in the state directory (daemon/access,
+// daemon/pki, node/identity name them; a test keeps these in step).
+
+// AdminTokenFile is palyrad's admin token.
+func (c Config) AdminTokenFile() string { return filepath.Join(c.Home, "admin.token") }
+
+// CADir holds the gateway CA.
+func (c Config) CADir() string { return filepath.Join(c.Home, "pki") }
+
+// CAKey is the gateway CA's private key.
+func (c Config) CAKey() string { return filepath.Join(c.CADir(), "ca.key") }
+
+// NodeKey is the local palyra-node's private key.
+func (c Config) NodeKey() string { return filepath.Join(c.NodeHome(), "node.key") }
+
 // Specs are the supervised services.
 func (c Config) Specs() []supervisor.Spec {
 	daemonPath, daemonArgs := command(c.DaemonBin, "daemon")
@@ -128,13 +143,18 @@ func command(bin, role string) (string, []string) {
 func (c Config) PreflightTarget(running map[string]bool) preflight.Target {
 	daemonPath, _ := command(c.DaemonBin, "")
 	browserdPath, _ := command(c.BrowserdBin, "")
-	return preflight.Target{Home: c.Home, Services: []preflight.Service{
-		{Name: Daemon, Path: daemonPath, Running: running[Daemon], Ports: []preflight.Port{
-			{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
-			{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR"},
-		}},
-		{Name: Browserd, Path: browserdPath, Running: running[Browserd], Ports: []preflight.Port{
-			{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
-		}},
-	}}
+	return preflight.Target{
+		Home:        c.Home,
+		Secrets:     []string{c.AdminTokenFile(), c.CAKey(), c.NodeKey()},
+		PrivateDirs: []string{c.CADir()},
+		Services: []preflight.Service{
+			{Name: Daemon, Path: daemonPath, Running: running[Daemon], Ports: []preflight.Port{
+				{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
+				{Label: "node API", Addr: c.NodeAddr, Env: "PALYRA_NODE_ADDR"},
+			}},
+			{Name: Browserd, Path: browserdPath, Running: running[Browserd], Ports: []preflight.Port{
+				{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
+			}},
+		},
+	}
 }

@@ -5,6 +5,10 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/palyra/palyra/daemon/access"
+	"github.com/palyra/palyra/daemon/pki"
+	"github.com/palyra/palyra/node/identity"
 )
 
 func names(c Config) []string {
@@ -33,5 +37,18 @@ func TestLocalNodeIsSupervisedOnceItIsPaired(t *testing.T) {
 	node := specs[2]
 	if !slices.Contains(node.Args, c.NodeHome()) || !slices.Contains(node.Args, "deny") {
 		t.Errorf("node runs with %v; want its home and mediation denied (no terminal to ask on)", node.Args)
+	}
+}
+
+func TestSecretPathsAreTheServicesOwn(t *testing.T) {
+	c := Config{Home: "/h"}
+	for got, want := range map[string]string{
+		c.AdminTokenFile(): filepath.Join("/h", access.AdminTokenFile),
+		c.CAKey():          filepath.Join("/h", "pki", pki.KeyFile),
+		c.NodeKey():        filepath.Join(c.NodeHome(), identity.KeyFile),
+	} {
+		if got != want {
+			t.Errorf("%s, want %s", got, want)
+		}
 	}
 }
