@@ -56,6 +56,7 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 		Home:      cfg.Home,
 		TokenFile: g.tokenFile,
 		Gateway:   g.gateway,
+		GatewayCA: g.gatewayCA,
 		FirstRun:  firstRun,
 		LogFile:   filepath.Join(cfg.Home, "tui.log"),
 		SaveDir:   cfg.Home,

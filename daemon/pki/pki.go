@@ -1,7 +1,7 @@
-// Package pki is palyrad's own certificate authority: it signs the node API's server
-// certificate and, once a pairing is approved, each node's client certificate (ECDSA P-256,
-// short-lived, renewable). Certificates are told apart by the SHA-256 fingerprint of their DER
-// bytes, which is what revocation lists.
+// Package pki is palyrad's own certificate authority: it signs the server certificates of
+// the node API and of the admin API served with TLS and, once a pairing is approved, each
+// node's client certificate (ECDSA P-256, short-lived, renewable). Certificates are told apart
+// by the SHA-256 fingerprint of their DER bytes, which is what revocation lists.
 package pki
 
 import (
@@ -167,15 +167,19 @@ func (ca *CA) IssueClient(pub crypto.PublicKey, deviceID string, now time.Time) 
 	return ca.sign(tmpl, ec)
 }
 
-// ServerCertificate signs a certificate for the node API, valid for hosts (names or IPs).
+// ServerCertificate signs a server certificate (the node API's, the admin API's) valid for
+// hosts, names or IPs; the first also names its subject.
 func (ca *CA) ServerCertificate(hosts []string, now time.Time) (tls.Certificate, error) {
+	if len(hosts) == 0 {
+		return tls.Certificate{}, errors.New("server certificate needs a host")
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "Palyra node API", Organization: []string{"Palyra"}},
+		Subject:      pkix.Name{CommonName: hosts[0], Organization: []string{"Palyra"}},
 		NotBefore:    now.Add(-clockSkew),
 		NotAfter:     now.Add(serverLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/supervisor"
 )
 
@@ -43,11 +44,22 @@ type Target struct {
 	Secrets []string
 	// PrivateDirs hold secrets and should be 0700.
 	PrivateDirs []string
+	Admin       AdminAPI
+}
+
+// AdminAPI is palyrad's admin API, which carries bearer tokens.
+type AdminAPI struct {
+	Addr string // host:port; empty: not checked
+	TLS  bool   // served with TLS (--admin-tls)
+	Env  string // the variable that changes Addr, named in the fix
 }
 
 // Run runs every check. It never fails as a whole: each problem is a check's result.
 func Run(ctx context.Context, t Target) []supervisor.Check {
 	checks := []supervisor.Check{stateDir(t.Home), diskSpace(t.Home), secretFiles(t.Secrets, t.PrivateDirs)}
+	if t.Admin.Addr != "" {
+		checks = append(checks, adminAPI(t.Admin))
+	}
 	for _, s := range t.Services {
 		checks = append(checks, binary(s))
 	}
@@ -127,6 +139,24 @@ func secretFiles(files, dirs []string) supervisor.Check {
 		c.Detail = "none yet: palyrad and palyra-node make them readable by their owner only"
 	default:
 		c.Detail = strings.Join(fine, ", ") + ": readable by their owner only"
+	}
+	return c
+}
+
+// adminAPI blocks an admin API that other machines can reach without TLS: its bearer tokens
+// would cross the network in the clear, and palyrad refuses to start so.
+func adminAPI(a AdminAPI) supervisor.Check {
+	c := supervisor.Check{Key: "admin_api", Label: "Admin API", Status: supervisor.CheckOK}
+	switch {
+	case !admintls.Exposed(a.Addr) && a.TLS:
+		c.Detail = a.Addr + ": this machine only, with TLS"
+	case !admintls.Exposed(a.Addr):
+		c.Detail = a.Addr + ": this machine only"
+	case a.TLS:
+		c.Detail = a.Addr + ": reachable from other machines, with TLS from the gateway CA; clients there need its pki/ca.crt (--gateway-ca)"
+	default:
+		return blocked(c, a.Addr+" is reachable from other machines without TLS: the bearer tokens of the admin API would cross the network in the clear",
+			"serve it with TLS: --admin-tls (PALYRA_ADMIN_TLS=1); or bind it to this machine: "+a.Env+"=127.0.0.1:7443")
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -141,5 +142,36 @@ func TestSecretFilesReadableByOthersBlock(t *testing.T) {
 	}
 	if !strings.Contains(c.Detail, caKey+" is readable by others (mode 0644)") || strings.Contains(c.Detail, token) {
 		t.Errorf("detail %q: want the loose key named and the sound token not", c.Detail)
+	}
+}
+
+func TestAdminAPIOffLoopbackNeedsTLS(t *testing.T) {
+	tests := []struct {
+		addr string
+		tls  bool
+		want supervisor.CheckStatus
+	}{
+		{"127.0.0.1:7443", false, supervisor.CheckOK},
+		{"localhost:0", false, supervisor.CheckOK},
+		{"[::1]:7443", false, supervisor.CheckOK},
+		{"0.0.0.0:7443", false, supervisor.CheckBlocked},
+		{":7443", false, supervisor.CheckBlocked},
+		{"[::]:0", false, supervisor.CheckBlocked},
+		{"192.0.2.10:7443", false, supervisor.CheckBlocked},
+		{"gateway.example:7443", false, supervisor.CheckBlocked},
+		{"0.0.0.0:7443", true, supervisor.CheckOK},
+		{"127.0.0.1:7443", true, supervisor.CheckOK},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s tls=%v", tt.addr, tt.tls), func(t *testing.T) {
+			checks := Run(context.Background(), Target{Home: t.TempDir(), Admin: AdminAPI{Addr: tt.addr, TLS: tt.tls, Env: "PALYRA_ADMIN_ADDR"}})
+			c := find(t, checks, "admin_api")
+			if c.Status != tt.want {
+				t.Fatalf("%+v, want %s", c, tt.want)
+			}
+			if c.Status == supervisor.CheckBlocked && (!strings.Contains(c.Fix, "--admin-tls") || !strings.Contains(c.Fix, "PALYRA_ADMIN_ADDR=127.0.0.1")) {
+				t.Errorf("fix %q: want --admin-tls or a loopback address", c.Fix)
+			}
+		})
 	}
 }

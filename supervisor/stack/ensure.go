@@ -97,7 +97,7 @@ func Ensure(ctx context.Context, c Config) (client *api.Client, started bool, er
 // serveArgs hands the whole configuration to the background server explicitly, so it does not
 // depend on which environment it inherits.
 func (c Config) serveArgs() []string {
-	args := []string{"serve", "--home", c.Home, "--admin-addr", c.AdminAddr, "--node-addr", c.NodeAddr, "--browserd-addr", c.BrowserdAddr}
+	args := []string{"serve", "--home", c.Home, "--admin-addr", c.AdminAddr, c.adminTLSArg(), "--node-addr", c.NodeAddr, "--browserd-addr", c.BrowserdAddr}
 	if c.DaemonBin != "" {
 		args = append(args, "--daemon-bin", c.DaemonBin)
 	}
