@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
 	"github.com/palyra/palyra/daemon/access"
 	"github.com/palyra/palyra/daemon/adminapi"
 	"github.com/palyra/palyra/daemon/approvals"
@@ -19,6 +23,7 @@ import (
 	"github.com/palyra/palyra/daemon/pairing"
 	"github.com/palyra/palyra/daemon/pki"
 	"github.com/palyra/palyra/daemon/store"
+	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/grpcserve"
 )
 
@@ -35,6 +40,9 @@ type Config struct {
 	AdminToken string
 	Admin      net.Listener // where the admin gRPC API is served
 	Node       net.Listener // where the node API is served (TLS)
+	// AdminTLS serves the admin API with TLS 1.3 and a server certificate from the gateway
+	// CA (see internal/admintls); without it the API is plaintext, for loopback only.
+	AdminTLS bool
 	// NodeAdvertise is the node API's address as nodes should dial it; empty means the
 	// node listener's own address.
 	NodeAdvertise string
@@ -72,11 +80,19 @@ func New(cfg Config) (*Daemon, error) {
 		Store: cfg.Store, NodeAddr: advertise, CAFingerprint: pki.Fingerprint(ca.CertDER()),
 		Logger: cfg.Logger.With("subsystem", "admin"),
 	})
+	opts := api.ServerOptions()
+	if cfg.AdminTLS {
+		cert, err := ca.ServerCertificate(admintls.ServerHosts(cfg.Admin.Addr()), time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("admin API certificate: %w", err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}})))
+	}
 	admin := grpcserve.New(grpcserve.Config{
 		Service:    "daemon",
 		HealthName: HealthService,
 		Logger:     cfg.Logger.With("subsystem", "admin"),
-		Options:    api.ServerOptions(),
+		Options:    opts,
 	})
 	api.Register(admin)
 	return &Daemon{cfg: cfg, approvals: engine, nodes: runtime, admin: admin}, nil

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -21,6 +22,10 @@ type Spec struct {
 	// HealthAddr names the entry of the ready line's addrs to probe with grpc.health.v1;
 	// empty means no probe.
 	HealthAddr string
+	// HealthTLS, when set, gives the TLS configuration to probe with, for a service that
+	// serves TLS only. It is called for each run, so it may read what the service made on
+	// its first start.
+	HealthTLS func() (*tls.Config, error)
 	// WaitReady keeps the service starting until its ready line arrives on stdout.
 	WaitReady bool
 	// Critical makes the overall status down while the service is not running.

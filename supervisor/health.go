@@ -2,11 +2,13 @@ package supervisor
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -71,7 +73,7 @@ func (s *Supervisor) probeAll(ctx context.Context, conns map[*run]*grpc.ClientCo
 		}
 		conn := conns[t.run]
 		if conn == nil {
-			c, err := grpc.NewClient("passthrough:///"+t.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			c, err := dialHealth(t.addr, t.svc.spec.HealthTLS)
 			if err != nil {
 				s.setHealth(t, HealthUnhealthy, err.Error())
 				continue
@@ -115,6 +117,19 @@ func (s *Supervisor) probeTargets() []probeTarget {
 		})
 	}
 	return targets
+}
+
+// dialHealth prepares the probe connection to addr, with TLS when tlsConfig is set.
+func dialHealth(addr string, tlsConfig func() (*tls.Config, error)) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if tlsConfig != nil {
+		cfg, err := tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	return grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds))
 }
 
 func checkHealth(ctx context.Context, conn *grpc.ClientConn) (Health, string) {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/palyra/palyra/internal/childenv"
 	"github.com/palyra/palyra/internal/ready"
 	"github.com/palyra/palyra/supervisor/logs"
 )
@@ -80,7 +81,7 @@ func (s *Supervisor) startRun(spec Spec) (*run, error) {
 	}
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Args[0] = spec.argv0()
-	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Env = append(childenv.Filter(os.Environ()), spec.Env...)
 	var runMarker string
 	if s.info.Home != "" {
 		runMarker = marker(s.info.Home, fmt.Sprintf("%s.%d.%d", spec.Name, os.Getpid(), s.runSeq.Add(1)))

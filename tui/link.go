@@ -30,6 +30,7 @@ const (
 // and the two watch streams that push the inventory and the approvals.
 type link struct {
 	addr   string // the admin address in use; "" while palyrad is not running
+	ca     string // the gateway CA file its TLS is pinned to; "" for plaintext
 	gen    int    // tells the messages of the current attempt from those of older ones
 	cancel context.CancelFunc
 	conn   gateway.Conn
@@ -67,24 +68,32 @@ type tokenError struct{ err error }
 
 func (e tokenError) Error() string { return "no admin token: " + e.err.Error() }
 
-// adminAddr is where palyrad's admin API listens according to a snapshot, or why it
-// cannot be reached.
-func (m model) adminAddr(snap supervisor.Snapshot) (addr, why string) {
+// adminAddr is where palyrad's admin API listens according to a snapshot and the gateway
+// CA file to pin when it serves TLS, or why it cannot be reached.
+func (m model) adminAddr(snap supervisor.Snapshot) (addr, ca, why string) {
 	if m.opts.Gateway != "" {
-		return m.opts.Gateway, ""
+		return m.opts.Gateway, m.opts.GatewayCA, ""
 	}
 	if addr := adminclient.AdminAddr(snap); addr != "" {
-		return addr, ""
+		ca := m.opts.GatewayCA
+		if ca == "" && stack.AdminTLS(snap) {
+			home := m.opts.Home
+			if home == "" {
+				home = snap.Supervisor.Home
+			}
+			ca = stack.Config{Home: home}.CACert()
+		}
+		return addr, ca, ""
 	}
 	for _, s := range snap.Services {
 		if s.Name == stack.Daemon && s.State == supervisor.StateRunning {
-			return "", "palyrad reports no admin address"
+			return "", "", "palyrad reports no admin address"
 		}
 		if s.Name == stack.Daemon {
-			return "", daemonDown(s)
+			return "", "", daemonDown(s)
 		}
 	}
-	return "", "this stack runs no palyrad"
+	return "", "", "this stack runs no palyrad"
 }
 
 // daemonDown says why palyrad is not running in the supervisor's words: its state, and for
@@ -106,7 +115,7 @@ func daemonDown(s supervisor.ServiceStatus) string {
 // followDaemon connects to palyrad when a snapshot shows it running at a new address and
 // lets go of it when it stops.
 func (m *model) followDaemon(snap supervisor.Snapshot) tea.Cmd {
-	addr, why := m.adminAddr(snap)
+	addr, ca, why := m.adminAddr(snap)
 	first := !m.link.tried
 	m.link.tried = true
 	if addr == "" && addr == m.link.addr && !first && why != m.link.conn.Problem {
@@ -115,11 +124,11 @@ func (m *model) followDaemon(snap supervisor.Snapshot) tea.Cmd {
 		m.shareConn()
 		return nil
 	}
-	if addr == m.link.addr && !first {
+	if addr == m.link.addr && ca == m.link.ca && !first {
 		return nil
 	}
 	closing := m.disconnect(why)
-	m.link.addr = addr
+	m.link.addr, m.link.ca = addr, ca
 	if addr == "" {
 		return closing
 	}
@@ -129,7 +138,7 @@ func (m *model) followDaemon(snap supervisor.Snapshot) tea.Cmd {
 // connect loads the token, dials and asks palyrad who the token is, off the UI loop.
 func (m *model) connect(supervisorHome string) tea.Cmd {
 	m.link.gen++
-	gen, addr, tokenFile := m.link.gen, m.link.addr, m.opts.TokenFile
+	gen, addr, ca, tokenFile := m.link.gen, m.link.addr, m.link.ca, m.opts.TokenFile
 	home := m.opts.Home
 	if home == "" {
 		home = supervisorHome
@@ -139,7 +148,7 @@ func (m *model) connect(supervisorHome string) tea.Cmd {
 		if err != nil {
 			return gatewayMsg{gen: gen, err: tokenError{err}}
 		}
-		c, err := adminclient.Dial(addr, token)
+		c, err := adminclient.Dial(addr, token, adminclient.WithGatewayCA(ca))
 		if err != nil {
 			return gatewayMsg{gen: gen, err: err}
 		}

@@ -42,6 +42,7 @@ type Options struct {
 	TokenFile   string           // the admin API token's file, instead of <Home>/admin.token ($PALYRA_TOKEN wins)
 	ScopedToken bool             // that token is a scoped one: services are operated only with services.operate
 	Gateway     string           // palyrad's admin address; the supervised daemon's when empty
+	GatewayCA   string           // the gateway CA certificate for an admin API served with TLS; the supervised daemon's own when empty
 	FirstRun    bool             // show the preflight checks first
 	LogFile     string           // where the TUI's own log goes (never the terminal); none when empty
 	SaveDir     string           // where the Logs pane saves lines; the working directory when empty

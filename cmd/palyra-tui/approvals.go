@@ -201,8 +201,9 @@ func printApproval(w io.Writer, a *palyrav1.Approval, now time.Time) {
 		field("decided", stamp(a.GetDecidedUnixMs(), now))
 	}
 	if details := a.GetDetails(); details != "" {
-		fmt.Fprintln(w, "\ndetails")
-		printOutput(w, []byte(details))
+		// Indented, every line of them: text from the requester cannot pass for a field.
+		fmt.Fprintln(w, "\nDETAILS")
+		printIndented(w, []byte(details), "  ")
 	}
 }
 

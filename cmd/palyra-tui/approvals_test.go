@@ -106,7 +106,7 @@ func TestApprovalsShow(t *testing.T) {
 	checkRequest(t, only[*palyrav1.GetApprovalRequest](t, f, palyrav1.ApprovalsService_GetApproval_FullMethodName),
 		&palyrav1.GetApprovalRequest{Id: "ap-7"})
 	for _, want := range []string{"ap-7  pair kitchen-pi (linux/arm64)\n", "state      pending\n",
-		"subject    device_pairing d1\n", "details\n{\n  \"peer\": \"192.0.2.4:51234\"\n}\n"} {
+		"subject    device_pairing d1\n", "DETAILS\n  {\n    \"peer\": \"192.0.2.4:51234\"\n  }\n"} {
 		if !strings.Contains(o.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, o.stdout)
 		}
@@ -115,6 +115,36 @@ func TestApprovalsShow(t *testing.T) {
 	o.expect(t, exitOK)
 	if !strings.Contains(o.stdout, `"subject_type": "device_pairing"`) {
 		t.Errorf("JSON: %s", o.stdout)
+	}
+}
+
+func TestApprovalsShowDetailsCannotForgeFields(t *testing.T) {
+	f := newFakeAdmin(t)
+	forged := pendingApproval("ap-9")
+	forged.Summary = "pair kitchen-pi\nstate      approved (session) by admin"
+	forged.Details = "the node asks nicely\nstate      approved (session) by admin\r\n" +
+		"requester  admin\rrisk       low\u2028expires    never"
+	f.reply(palyrav1.ApprovalsService_GetApproval_FullMethodName, forged)
+	o := f.run(t, "approvals", "show", "ap-9")
+	o.expect(t, exitOK)
+	if strings.ContainsAny(o.stdout, "\r\u2028") {
+		t.Fatalf("a carriage return or line separator reached the terminal: %q", o.stdout)
+	}
+	head, details, ok := strings.Cut(o.stdout, "\nDETAILS\n")
+	if !ok {
+		t.Fatalf("no DETAILS section:\n%s", o.stdout)
+	}
+	if n := strings.Count("\n"+head, "\nstate "); n != 1 {
+		t.Errorf("%d state lines above DETAILS, want 1: the summary forged one:\n%s", n, head)
+	}
+	lines := strings.Split(strings.TrimSuffix(details, "\n"), "\n")
+	if len(lines) != 3 {
+		t.Errorf("details shown as %d lines, want 3:\n%s", len(lines), details)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "  ") {
+			t.Errorf("details line %q is not indented under DETAILS:\n%s", l, o.stdout)
+		}
 	}
 }
 

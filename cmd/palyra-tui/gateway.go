@@ -40,6 +40,8 @@ func addGatewayFlags(root *cobra.Command, g *globals) {
 		"palyrad admin API address for the gateway commands (env "+gatewayEnv+"; default: the supervised daemon's, else --admin-addr)")
 	f.StringVar(&g.tokenFile, "token-file", "",
 		"file holding the admin API token (default <home>/"+adminclient.AdminTokenFile+"; env "+adminclient.TokenEnv+" gives the token itself)")
+	f.StringVar(&g.gatewayCA, "gateway-ca", os.Getenv(adminclient.CAEnv),
+		"dial palyrad's admin API with TLS, trusting this copy of the gateway's <home>/pki/ca.crt (env "+adminclient.CAEnv+"; the supervised daemon's is used when it serves TLS)")
 }
 
 // gateway is palyrad's admin API as one command uses it. Its fail method turns call errors
@@ -49,6 +51,7 @@ type gateway struct {
 	addr        string
 	explicit    bool   // addr came from --gateway or PALYRA_GATEWAY
 	tokenSource string // where the token came from, for a refusal
+	ca          string // the gateway CA file TLS is pinned to; "" for plaintext
 }
 
 // dialGateway finds palyrad's admin address and token and prepares a client; nothing is
@@ -58,31 +61,36 @@ func dialGateway(ctx context.Context, g *globals) (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw := &gateway{addr: g.gateway, explicit: g.gateway != "", tokenSource: tokenSource(g)}
+	gw := &gateway{addr: g.gateway, explicit: g.gateway != "", tokenSource: tokenSource(g), ca: g.gatewayCA}
 	if !gw.explicit {
-		if gw.addr, err = supervisedAdminAddr(ctx, g.cfg); err != nil {
+		var tls bool
+		if gw.addr, tls, err = supervisedAdminAddr(ctx, g.cfg); err != nil {
 			return nil, err
 		}
+		if tls && gw.ca == "" {
+			gw.ca = g.cfg.CACert()
+		}
 	}
-	if gw.Client, err = adminclient.Dial(gw.addr, token); err != nil {
+	if gw.Client, err = adminclient.Dial(gw.addr, token, adminclient.WithGatewayCA(gw.ca)); err != nil {
 		return nil, err
 	}
 	return gw, nil
 }
 
 // supervisedAdminAddr is the admin address the supervisor reports for its running daemon,
-// else the configured one (a palyrad run some other way, or a supervisor not yet started).
-func supervisedAdminAddr(ctx context.Context, cfg stack.Config) (string, error) {
+// else the configured one (a palyrad run some other way, or a supervisor not yet started),
+// and whether it serves TLS.
+func supervisedAdminAddr(ctx context.Context, cfg stack.Config) (addr string, tls bool, err error) {
 	if snap, err := currentSnapshot(ctx, cfg); err == nil {
 		if addr := adminclient.AdminAddr(snap); addr != "" {
-			return addr, nil
+			return addr, stack.AdminTLS(snap), nil
 		}
 	}
 	if _, port, err := net.SplitHostPort(cfg.AdminAddr); err == nil && port == "0" {
 		// A free port chosen at start is known only from a running supervisor.
-		return "", errDaemonNotRunning
+		return "", false, errDaemonNotRunning
 	}
-	return cfg.AdminAddr, nil
+	return cfg.AdminAddr, cfg.AdminTLS, nil
 }
 
 func tokenSource(g *globals) string {
@@ -106,6 +114,13 @@ func (gw *gateway) fail(err error) error {
 	msg, addr := textsafe.Clean(st.Message()), textsafe.Clean(gw.addr)
 	switch st.Code() {
 	case codes.Unavailable:
+		switch {
+		case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
+			return fmt.Errorf("the TLS handshake with %s failed (%s): pass a copy of that gateway's <home>/pki/ca.crt with --gateway-ca or %s", addr, msg, adminclient.CAEnv)
+		case gw.ca == "" && strings.Contains(msg, "server preface"):
+			// A TLS server hangs up on a plaintext client before the HTTP/2 preface.
+			return fmt.Errorf("%s hung up on a plaintext call: if palyrad serves its admin API with TLS there (--admin-tls), pass a copy of its <home>/pki/ca.crt with --gateway-ca or %s", addr, adminclient.CAEnv)
+		}
 		if gw.explicit {
 			return fmt.Errorf("nothing answers at %s (--gateway or %s): is palyrad's admin API there? (%s)", addr, gatewayEnv, msg)
 		}

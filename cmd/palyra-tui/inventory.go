@@ -510,7 +510,10 @@ func newInventoryInvokeCmd(g *globals) *cobra.Command {
 }
 
 // printOutput prints a call's output for a terminal: JSON indented, every line sanitized.
-func printOutput(w io.Writer, output []byte) {
+func printOutput(w io.Writer, output []byte) { printIndented(w, output, "") }
+
+// printIndented is printOutput with prefix before every line.
+func printIndented(w io.Writer, output []byte, prefix string) {
 	if len(output) == 0 {
 		return
 	}
@@ -519,7 +522,7 @@ func printOutput(w io.Writer, output []byte) {
 		output = indented.Bytes()
 	}
 	for line := range strings.SplitSeq(strings.TrimRight(string(output), "\n"), "\n") {
-		fmt.Fprintln(w, textsafe.Clean(line))
+		fmt.Fprintln(w, prefix+strings.TrimRight(textsafe.Clean(line), " "))
 	}
 }
 

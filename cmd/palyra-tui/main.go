@@ -84,6 +84,7 @@ type globals struct {
 	cfg       stack.Config
 	gateway   string // palyrad's admin address for the gateway commands; "" finds it
 	tokenFile string // "" means <home>/admin.token
+	gatewayCA string // the gateway CA certificate to dial palyrad with TLS; "" finds it
 }
 
 func newRootCmd() *cobra.Command {

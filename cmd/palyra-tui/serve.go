@@ -39,7 +39,8 @@ func newServeCmd(g *globals) *cobra.Command {
 // the UI and `services start` start a server when none runs.
 func addStackFlags(cmd *cobra.Command, cfg *stack.Config) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "palyrad admin gRPC address; port 0 picks a free one (env PALYRA_ADMIN_ADDR)")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "palyrad admin gRPC address; port 0 picks a free one; off loopback it needs --admin-tls (env PALYRA_ADMIN_ADDR)")
+	f.BoolVar(&cfg.AdminTLS, "admin-tls", cfg.AdminTLS, "palyrad serves its admin API with TLS from the gateway CA (env "+stack.AdminTLSEnv+"=1)")
 	f.StringVar(&cfg.NodeAddr, "node-addr", cfg.NodeAddr, "palyrad node API address (TLS); 0.0.0.0:7444 lets other machines pair (env PALYRA_NODE_ADDR)")
 	f.StringVar(&cfg.BrowserdAddr, "browserd-addr", cfg.BrowserdAddr, "palyra-browserd gRPC address (env PALYRA_BROWSERD_ADDR)")
 	f.StringVar(&cfg.DaemonBin, "daemon-bin", cfg.DaemonBin, "run this palyrad binary instead of this program (env PALYRA_DAEMON_BIN)")

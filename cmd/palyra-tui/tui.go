@@ -59,6 +59,7 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 		// Read here, not in the UI: it is a file read.
 		ScopedToken: adminclient.ScopedToken(cfg.Home, g.tokenFile),
 		Gateway:     g.gateway,
+		GatewayCA:   g.gatewayCA,
 		FirstRun:    firstRun,
 		LogFile:     filepath.Join(cfg.Home, "tui.log"),
 		SaveDir:     cfg.Home,

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/palyra/palyra/daemon/store"
+	"github.com/palyra/palyra/internal/redact"
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -325,7 +326,8 @@ func (r *Runtime) complete(cl *call, res *palyrav1.CallResult) {
 	out := res.GetOutput()
 	switch {
 	case !res.GetOk():
-		reason := cut(textsafe.Clean(res.GetError()), maxErrorText)
+		// Redacted: a node may quote the input, and the reason is kept with the call.
+		reason := cut(redact.Line(textsafe.Clean(res.GetError())), maxErrorText)
 		if reason == "" {
 			reason = "the node reported a failure without a reason"
 		}

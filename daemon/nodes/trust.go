@@ -10,6 +10,7 @@ import (
 
 	"github.com/palyra/palyra/daemon/pki"
 	"github.com/palyra/palyra/daemon/store"
+	"github.com/palyra/palyra/internal/redact"
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -20,7 +21,7 @@ const maxReason = 256
 // Revoke distrusts device id for reason: its certificates are refused from the next call on
 // and its live session is closed at once. Revoking a revoked device changes nothing.
 func (r *Runtime) Revoke(deviceID, reason, actor string) (*palyrav1.Device, error) {
-	reason = cut(textsafe.Clean(reason), maxReason)
+	reason = cut(redact.Line(textsafe.Clean(reason)), maxReason)
 	if reason == "" {
 		reason = "revoked by " + actor
 	}

@@ -1,7 +1,7 @@
-// Package pki is palyrad's own certificate authority: it signs the node API's server
-// certificate and, once a pairing is approved, each node's client certificate (ECDSA P-256,
-// short-lived, renewable). Certificates are told apart by the SHA-256 fingerprint of their DER
-// bytes, which is what revocation lists.
+// Package pki is palyrad's own certificate authority: it signs the server certificates of
+// the node API and of the admin API served with TLS and, once a pairing is approved, each
+// node's client certificate (ECDSA P-256, short-lived, renewable). Certificates are told apart
+// by the SHA-256 fingerprint of their DER bytes, which is what revocation lists.
 package pki
 
 import (
@@ -49,17 +49,21 @@ type CA struct {
 
 // LoadOrCreateCA loads the CA kept in dir, or makes one there (dir 0700, files 0600) on
 // first start. A CA that exists but cannot be read is an error, never silently replaced:
-// every certificate it issued would stop working.
+// every certificate it issued would stop working. A key other users can read is refused
+// rather than used, as the admin token is: the fix is the operator's call.
 func LoadOrCreateCA(dir string, now time.Time) (*CA, error) {
 	certPath, keyPath := filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
 	_, certErr := os.Stat(certPath)
-	_, keyErr := os.Stat(keyPath)
+	keyInfo, keyErr := os.Stat(keyPath)
 	switch {
 	case errors.Is(certErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist):
 		return createCA(dir, certPath, keyPath, now)
 	case certErr != nil || keyErr != nil:
 		return nil, fmt.Errorf("gateway CA in %s is incomplete (%v; %v); restore both %s and %s from a backup, or remove both to make a new CA (every paired node must then pair again)",
 			dir, certErr, keyErr, CertFile, KeyFile)
+	case keyInfo.Mode().Perm()&0o077 != 0:
+		return nil, fmt.Errorf("gateway CA key %s is readable by others (mode %04o): whoever reads it can issue certificates palyrad and every paired node trust; chmod 600 %s (and chmod 700 %s)",
+			keyPath, keyInfo.Mode().Perm(), keyPath, dir)
 	}
 	return loadCA(certPath, keyPath)
 }
@@ -163,15 +167,19 @@ func (ca *CA) IssueClient(pub crypto.PublicKey, deviceID string, now time.Time) 
 	return ca.sign(tmpl, ec)
 }
 
-// ServerCertificate signs a certificate for the node API, valid for hosts (names or IPs).
+// ServerCertificate signs a server certificate (the node API's, the admin API's) valid for
+// hosts, names or IPs; the first also names its subject.
 func (ca *CA) ServerCertificate(hosts []string, now time.Time) (tls.Certificate, error) {
+	if len(hosts) == 0 {
+		return tls.Certificate{}, errors.New("server certificate needs a host")
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "Palyra node API", Organization: []string{"Palyra"}},
+		Subject:      pkix.Name{CommonName: hosts[0], Organization: []string{"Palyra"}},
 		NotBefore:    now.Add(-clockSkew),
 		NotAfter:     now.Add(serverLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

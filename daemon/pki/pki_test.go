@@ -193,6 +193,29 @@ func TestCAPersistsAndIsNeverSilentlyReplaced(t *testing.T) {
 	}
 }
 
+func TestCAKeyReadableByOthersIsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if _, err := LoadOrCreateCA(dir, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, KeyFile)
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
+		if err := os.Chmod(keyPath, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadOrCreateCA(dir, time.Now())
+		if err == nil || !strings.Contains(err.Error(), "chmod 600 "+keyPath) || !strings.Contains(err.Error(), "readable by others") {
+			t.Errorf("CA key at %04o: %v, want a refusal saying chmod 600 %s", mode, err, keyPath)
+		}
+	}
+	if err := os.Chmod(keyPath, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateCA(dir, time.Now()); err != nil {
+		t.Errorf("CA key at 0400: %v", err)
+	}
+}
+
 // keyPEM re-encodes the CA key, for the test that swaps keys between CAs.
 func (ca *CA) keyPEM(t *testing.T) []byte {
 	t.Helper()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palyra/palyra/internal/redact"
 )
 
 // The approval states.
@@ -64,9 +66,11 @@ func ParseApprovalID(id string) (uint64, error) {
 	return seq, nil
 }
 
-// CreateApproval stores a new pending approval and its audit entry in one transaction. A
+// CreateApproval stores a new pending approval and its audit entry in one transaction. Its
+// summary and details are redacted first; the approval returned is the one stored. A
 // requester with maxPending approvals pending already is refused with ErrTooManyPending.
 func (s *Store) CreateApproval(a Approval, maxPending int) (Approval, error) {
+	a.Summary, a.Details = redact.Text(a.Summary), redact.Text(a.Details)
 	err := s.update(func(tx *bolt.Tx) error {
 		if n := pendingOfTx(tx, a.Requester); n >= maxPending {
 			return fmt.Errorf("%w: %s has %d waiting for a decision", ErrTooManyPending, a.Requester, n)
@@ -103,8 +107,9 @@ func pendingOfTx(tx *bolt.Tx, requester string) int {
 // DecideApproval settles a pending approval with d, and audits it, in one transaction, so of
 // two operators deciding at once one wins and the other gets ErrAlreadyDecided with the
 // approval as it was settled. An approval past its expiry is timed out instead
-// (ErrApprovalExpired). approve says which way d goes.
+// (ErrApprovalExpired). approve says which way d goes; its reason is redacted first.
 func (s *Store) DecideApproval(seq uint64, approve bool, d Decision) (Approval, error) {
+	d.Reason = redact.Text(d.Reason)
 	var a Approval
 	expired := false
 	err := s.update(func(tx *bolt.Tx) error {

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palyra/palyra/internal/redact"
 )
 
 // AuditEntry is one entry of the audit journal.
@@ -44,10 +46,12 @@ const (
 	maxAuditDetail  = 1024
 )
 
-// appendAuditTx appends e inside tx, so a change and its audit entry commit together.
+// appendAuditTx appends e inside tx, so a change and its audit entry commit together. Its
+// detail is redacted, then cut to its bound, before it is hashed, so the journal verifies as
+// written.
 func appendAuditTx(tx *bolt.Tx, e AuditEntry) (AuditEntry, error) {
 	e.Kind, e.Actor = cut(e.Kind, maxAuditKind), cut(e.Actor, maxAuditActor)
-	e.Subject, e.Detail = cut(e.Subject, maxAuditSubject), cut(e.Detail, maxAuditDetail)
+	e.Subject, e.Detail = cut(e.Subject, maxAuditSubject), cut(redact.Text(e.Detail), maxAuditDetail)
 	b := tx.Bucket(bucketAudit)
 	if _, last := b.Cursor().Last(); last != nil {
 		prev, err := decodeAudit(last)

@@ -1,5 +1,7 @@
 // Package store is palyrad's durable state: the bbolt file daemon.db in the state directory.
-// It is the only package of the daemon that imports bbolt.
+// It is the only package of the daemon that imports bbolt. The free text that reaches it
+// from clients (approval summaries, details and decision reasons, audit details) is redacted
+// (internal/redact) as it is written, so a pasted token never reaches the file or a reader.
 package store
 
 import (

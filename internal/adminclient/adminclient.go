@@ -1,5 +1,6 @@
 // Package adminclient is how the TUI and the headless commands reach palyrad's admin API:
-// one gRPC connection to the loopback admin address, with the bearer token on every call.
+// one gRPC connection, plaintext to a loopback address or TLS pinned to the gateway CA, with
+// the bearer token on every call.
 package adminclient
 
 import (
@@ -12,8 +13,10 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/palyra/palyra/internal/admintls"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/stack"
@@ -24,6 +27,10 @@ const AdminTokenFile = "admin.token"
 
 // TokenEnv names the environment variable that carries a token directly.
 const TokenEnv = "PALYRA_TOKEN"
+
+// CAEnv names the environment variable that points at the gateway CA certificate to dial
+// an admin API served with TLS, as --gateway-ca does.
+const CAEnv = "PALYRA_GATEWAY_CA"
 
 // maxTokenFile bounds what is read from a token file, which should hold one line.
 const maxTokenFile = 4096
@@ -40,13 +47,44 @@ type Client struct {
 	conn *grpc.ClientConn
 }
 
-// Dial prepares a client for addr; it connects on the first call. Every call carries token.
-func Dial(addr, token string) (*Client, error) {
+// DialOption changes how Dial connects.
+type DialOption func(*dialOptions)
+
+type dialOptions struct {
+	caFile string
+}
+
+// WithGatewayCA dials with TLS, as palyrad serves its admin API off loopback, trusting only
+// the gateway CA certificate in file (a copy of the gateway's <home>/pki/ca.crt). An empty
+// file keeps plaintext.
+func WithGatewayCA(file string) DialOption {
+	return func(o *dialOptions) { o.caFile = file }
+}
+
+// Dial prepares a client for addr; it connects on the first call. Every call carries token,
+// so without TLS only a loopback address is dialed: elsewhere the token would cross the
+// network in the clear.
+func Dial(addr, token string, opts ...DialOption) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("no admin token")
 	}
+	var o dialOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	creds := insecure.NewCredentials()
+	switch {
+	case o.caFile != "":
+		cfg, err := admintls.LoadClientConfig(o.caFile)
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewTLS(cfg)
+	case admintls.Exposed(addr):
+		return nil, fmt.Errorf("gateway %s is not on this machine: its admin API must be served with TLS there (palyrad --admin-tls), and dialed with the gateway's pki/ca.crt (--gateway-ca or %s), else the token would cross the network in the clear", addr, CAEnv)
+	}
 	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithPerRPCCredentials(Bearer(token)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", addr, err)
@@ -65,8 +103,8 @@ func Dial(addr, token string) (*Client, error) {
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// Bearer puts a token on every call of a connection. The admin API listens on loopback only,
-// so it is sent without transport security.
+// Bearer puts a token on every call of a connection. Dial sends it in the clear to a
+// loopback address only.
 type Bearer string
 
 // GetRequestMetadata implements credentials.PerRPCCredentials.

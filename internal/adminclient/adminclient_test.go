@@ -113,3 +113,20 @@ func TestEveryCallCarriesTheBearerToken(t *testing.T) {
 		t.Fatal("dial without a token succeeded")
 	}
 }
+
+func TestDialSendsNoTokenInTheClearOffLoopback(t *testing.T) {
+	for _, addr := range []string{"192.0.2.10:7443", "0.0.0.0:7443", "gateway.example:7443"} {
+		_, err := Dial(addr, "pa_secret")
+		if err == nil || !strings.Contains(err.Error(), "--gateway-ca") || !strings.Contains(err.Error(), "--admin-tls") {
+			t.Errorf("plaintext dial of %s: %v, want a refusal naming --admin-tls and --gateway-ca", addr, err)
+		}
+	}
+	c, err := Dial("localhost:7443", "pa_secret")
+	if err != nil {
+		t.Fatalf("plaintext dial of localhost: %v", err)
+	}
+	c.Close()
+	if _, err := Dial("192.0.2.10:7443", "pa_secret", WithGatewayCA(filepath.Join(t.TempDir(), "ca.crt"))); err == nil || !strings.Contains(err.Error(), "ca.crt") {
+		t.Errorf("dial with a missing CA file: %v", err)
+	}
+}

@@ -1,4 +1,5 @@
-// Package redact hides secrets in log lines before they are stored.
+// Package redact hides secrets in text before it is stored: log lines, call inputs, approval
+// texts and audit details.
 package redact
 
 import (
@@ -25,25 +26,25 @@ var schemes = []string{"basic", "bearer", "digest", "token"}
 //   - the value of key=value, key: value, "key":"value" and key="value" pairs whose key
 //     holds a marker (query parameters included); an Authorization scheme such as Bearer or
 //     Basic is kept, the credential after it is not;
-//   - the word after "bearer", "Bearer" or "BEARER";
+//   - the word after "bearer", in any case, after spaces, tabs or an escaped tab or line
+//     break (\t, \n, \r, as JSON and quoted logfmt write them);
+//   - the word after "token", in any case and after the same gaps, when it looks like a
+//     credential rather than prose: see credential;
+//   - Palyra's own tokens wherever they stand, even inside a word: the admin token
+//     (pa_<redacted>) and a scoped token's secret part (pt_<id>_<redacted>);
 //   - the userinfo of a URL, which is removed: https://user:pass@host becomes https://host.
 //
-// Lines without '=', ':' or "bearer" are returned at once; s itself is returned, without
-// allocating, when nothing is redacted.
+// s itself is returned, without allocating, when nothing is redacted.
 func Line(s string) string {
-	hasSep := strings.IndexByte(s, '=') >= 0 || strings.IndexByte(s, ':') >= 0
-	hasBearer := indexBearer(s, 0) >= 0
-	if !hasSep && !hasBearer {
-		return s
-	}
-	// Both passes look at the same text, so neither hides the other's clue: in
-	// "password=Xbearer abc" the value pass takes Xbearer and the bearer pass abc.
+	// The passes look at the same text, so none hides another's clue: in
+	// "password=Xbearer abc" the value pass takes Xbearer and the scheme pass abc.
 	var spans []span
-	if hasSep {
+	if strings.IndexByte(s, '=') >= 0 || strings.IndexByte(s, ':') >= 0 {
 		spans = valueSpans(s, spans)
 	}
-	if hasBearer {
-		spans = bearerSpans(s, spans)
+	spans = schemeSpans(s, spans)
+	if strings.IndexByte(s, '_') >= 0 {
+		spans = palyraTokenSpans(s, spans)
 	}
 	if len(spans) == 0 {
 		return s
@@ -54,6 +55,32 @@ func Line(s string) string {
 		e.replace(sp.from, sp.to, sp.with)
 	}
 	return e.result()
+}
+
+// Text is Line for text of many lines, such as an approval's details: each line is redacted
+// on its own. s itself is returned, without allocating, when nothing is redacted.
+func Text(s string) string {
+	var b []byte
+	done := 0 // s[:done] is in b, or needs no copy while b is nil
+	for start := 0; start <= len(s); {
+		end := nextByte(s, start, '\n')
+		if end < 0 {
+			end = len(s)
+		}
+		if line := Line(s[start:end]); len(line) != end-start || line != s[start:end] {
+			if b == nil {
+				b = make([]byte, 0, len(s)+len(Redacted))
+			}
+			b = append(b, s[done:start]...)
+			b = append(b, line...)
+			done = end
+		}
+		start = end + 1
+	}
+	if b == nil {
+		return s
+	}
+	return string(append(b, s[done:]...))
 }
 
 // span is a part of a line to replace.
@@ -156,6 +183,9 @@ func valueSpans(s string, spans []span) []span {
 
 // nextByte is strings.IndexByte from pos, as an absolute index.
 func nextByte(s string, pos int, c byte) int {
+	if pos >= len(s) {
+		return -1
+	}
 	if i := strings.IndexByte(s[pos:], c); i >= 0 {
 		return pos + i
 	}
@@ -190,6 +220,8 @@ var keyBytes = func() (t [256]bool) {
 	}
 	return t
 }()
+
+func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
 
 func isAlnum(c byte) bool {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
@@ -322,12 +354,15 @@ func endsWord(c byte) bool {
 	return false
 }
 
-// skipSchemes moves i past any words of names (in any case) each followed by spaces, as long
+// skipSchemes moves i past any words of names (in any case) each followed by a gap, as long
 // as something follows them: "Bearer Bearer abc" leaves "abc".
 func skipSchemes(s string, i int, names []string) int {
 	for {
-		end := wordEnd(s, i)
-		next := skipSpaces(s, end)
+		end := i
+		for end < len(s) && isLetter(s[end]) {
+			end++
+		}
+		next := skipGap(s, end)
 		if next == end || next >= len(s) || !oneOf(s[i:end], names) {
 			return i
 		}
@@ -344,37 +379,196 @@ func oneOf(word string, names []string) bool {
 	return false
 }
 
-// bearerSpans appends the word after each "bearer" (and after a "token" following it).
-func bearerSpans(s string, spans []span) []span {
-	for pos := 0; pos < len(s); {
-		i := indexBearer(s, pos)
+// schemeSpans appends the word after each "bearer" (past a "token" following it) and the
+// credential after each "token".
+func schemeSpans(s string, spans []span) []span {
+	bearer := newCaseless(s, "bearer", 0)
+	for pos := 0; ; {
+		i := bearer.next(pos)
 		if i < 0 {
 			break
 		}
-		after := i + len("bearer")
-		start := skipSpaces(s, after)
-		if start == after || start >= len(s) {
-			pos = after
+		pos = i + len("bearer") // the word may hold another "bearer"
+		start := skipGap(s, pos)
+		if start == pos || start >= len(s) {
 			continue
 		}
 		start = skipSchemes(s, start, []string{"bearer", "token"})
-		end := wordEnd(s, start)
-		if start < end && s[start:end] != Redacted {
+		if end := credentialEnd(s, start); start < end && s[start:end] != Redacted {
 			spans = append(spans, span{start, end, Redacted})
 		}
-		pos = after // the word may hold another "bearer"
+	}
+	token := newCaseless(s, "token", 2) // k is the rarest letter of "token"
+	for pos := 0; ; {
+		i := token.next(pos)
+		if i < 0 {
+			break
+		}
+		pos = i + len("token")
+		start := skipGap(s, pos)
+		if start == pos {
+			continue
+		}
+		if end := credentialRun(s, start); credential(s[start:end]) {
+			spans = append(spans, span{start, end, Redacted})
+		}
 	}
 	return spans
 }
 
-// indexBearer finds "bearer" from pos, in lower, upper or title case. Searching the three
-// forms beats a case-insensitive scan: b is rare, so each search is a fast IndexByte.
-func indexBearer(s string, pos int) int {
-	best := -1
-	for _, form := range []string{"bearer", "Bearer", "BEARER"} {
-		if i := strings.Index(s[pos:], form); i >= 0 && (best < 0 || pos+i < best) {
-			best = pos + i
+// skipGap moves i past spaces, tabs and escaped tabs and line breaks ("\t", "\\n").
+func skipGap(s string, i int) int {
+	for i < len(s) {
+		switch s[i] {
+		case ' ', '\t':
+			i++
+			continue
+		case '\\':
+			j := i
+			for j < len(s) && s[j] == '\\' {
+				j++
+			}
+			if j < len(s) && (s[j] == 't' || s[j] == 'n' || s[j] == 'r') {
+				i = j + 1
+				continue
+			}
+		}
+		return i
+	}
+	return i
+}
+
+// credentialEnd returns the end of the credential starting at i: a word that ends, unlike
+// an ordinary value, at a backslash too, so an escaped quote after it stays whole.
+func credentialEnd(s string, i int) int {
+	for i < len(s) && !endsWord(s[i]) && s[i] != '\\' {
+		i++
+	}
+	return i
+}
+
+// credentialRun returns the end of the run of bytes from i in the alphabets tokens are
+// written in: base64, base64url, hex, JWT.
+func credentialRun(s string, i int) int {
+	for i < len(s) && (isAlnum(s[i]) || strings.IndexByte("-_.~+/=", s[i]) >= 0) {
+		i++
+	}
+	return i
+}
+
+// credential reports whether w, a run of credentialRun, is a credential rather than prose
+// ("token expired") or a path: at least 8 bytes, starting with none of / . ~, holding a digit
+// and a letter, or at least 16 bytes mixing upper and lower case.
+func credential(w string) bool {
+	if len(w) < 8 || w[0] == '/' || w[0] == '.' || w[0] == '~' {
+		return false
+	}
+	var digit, lowerCase, upperCase bool
+	for i := range len(w) {
+		c := w[i]
+		digit = digit || (c >= '0' && c <= '9')
+		lowerCase = lowerCase || (c >= 'a' && c <= 'z')
+		upperCase = upperCase || (c >= 'A' && c <= 'Z')
+	}
+	return (digit && (lowerCase || upperCase)) || (len(w) >= 16 && lowerCase && upperCase)
+}
+
+// caseless finds a lower-case ASCII word in s in any case. It looks for the word's letter at
+// index at in both cases, remembering where each occurs next, so s is scanned once.
+type caseless struct {
+	s, word string
+	at      int
+	lo, up  int // the next index of the letter in lower and in upper case; -1 when none is left
+}
+
+func newCaseless(s, word string, at int) caseless {
+	c := word[at]
+	return caseless{s: s, word: word, at: at, lo: nextByte(s, at, c), up: nextByte(s, at, c-'a'+'A')}
+}
+
+// next returns the index of the first match at or after pos, or -1.
+func (c *caseless) next(pos int) int {
+	for {
+		from := pos + c.at
+		if c.lo >= 0 && c.lo < from {
+			c.lo = nextByte(c.s, from, c.word[c.at])
+		}
+		if c.up >= 0 && c.up < from {
+			c.up = nextByte(c.s, from, c.word[c.at]-'a'+'A')
+		}
+		i := c.lo
+		if i < 0 || (c.up >= 0 && c.up < i) {
+			i = c.up
+		}
+		if i < 0 {
+			return -1
+		}
+		start := i - c.at
+		if start+len(c.word) <= len(c.s) && foldEqual(c.s[start:start+len(c.word)], c.word) {
+			return start
+		}
+		pos = start + 1
+	}
+}
+
+// foldEqual reports whether s is the lower-case ASCII word w in any case. Unlike
+// strings.EqualFold it matches ASCII only, so the Kelvin sign does not make a "token".
+func foldEqual(s, w string) bool {
+	for i := range len(w) {
+		if lower(s[i]) != w[i] {
+			return false
 		}
 	}
-	return best
+	return true
+}
+
+// The parts of Palyra's tokens (daemon/access): "pa_" and 32 random bytes in base64url for
+// the admin token; "pt_", a 12-hex-digit id, "_" and 32 random bytes for a scoped one.
+const (
+	tokenKeyLen = 43
+	tokenIDLen  = 12
+)
+
+// palyraTokenSpans appends the secret part of every Palyra token in s. The prefix and a
+// scoped token's id stay: they say which token leaked, not what it is.
+func palyraTokenSpans(s string, spans []span) []span {
+	for i := nextByte(s, 0, '_'); i >= 0; i = nextByte(s, i+1, '_') {
+		if i < 2 || s[i-2] != 'p' {
+			continue
+		}
+		key := -1
+		switch s[i-1] {
+		case 'a':
+			key = i + 1
+		case 't':
+			id := i + 1
+			if hexRun(s, id) >= tokenIDLen && id+tokenIDLen < len(s) && s[id+tokenIDLen] == '_' {
+				key = id + tokenIDLen + 1
+			}
+		}
+		if key < 0 {
+			continue
+		}
+		if n := base64URLRun(s, key); n >= tokenKeyLen {
+			spans = append(spans, span{key, key + n, Redacted})
+			i = key + n - 1 // nothing inside the key is a token of its own
+		}
+	}
+	return spans
+}
+
+func hexRun(s string, i int) int {
+	n := 0
+	for i+n < len(s) && ((s[i+n] >= '0' && s[i+n] <= '9') || (s[i+n] >= 'a' && s[i+n] <= 'f')) {
+		n++
+	}
+	return n
+}
+
+func base64URLRun(s string, i int) int {
+	n := 0
+	for i+n < len(s) && (isAlnum(s[i+n]) || s[i+n] == '-' || s[i+n] == '_') {
+		n++
+	}
+	return n
 }

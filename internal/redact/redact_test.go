@@ -55,6 +55,31 @@ func TestLine(t *testing.T) {
 		{"value holding a key", "passwd=Authorization: Basic abc", "passwd=<redacted> Basic <redacted>"},
 		{"value holding bearer", "passwd:xbearer abc", "passwd:<redacted> <redacted>"},
 		{"url in userinfo", "x://y@https://u:p@h", "x://https://h"},
+		{"admin token anywhere", "denied: leaked " + adminToken + " here", "denied: leaked pa_<redacted> here"},
+		{"admin token in JSON", `{"level":"INFO","reason":"` + adminToken + `"}`, `{"level":"INFO","reason":"pa_<redacted>"}`},
+		{"admin token inside a word", "x" + adminToken + "y", "xpa_<redacted>"},
+		{"scoped token keeps its id", "use " + scopedToken + ", then", "use pt_0a1b2c3d4e5f_<redacted>, then"},
+		{"scoped token in a URL", "https://h/p#" + scopedToken, "https://h/p#pt_0a1b2c3d4e5f_<redacted>"},
+		{"two tokens", adminToken + " " + scopedToken, "pa_<redacted> pt_0a1b2c3d4e5f_<redacted>"},
+		{"short pa_ words kept", "pa_config pt_0a1b2c3d4e5f_short pt_x_" + adminToken[3:], "pa_config pt_0a1b2c3d4e5f_short pt_x_" + adminToken[3:]},
+		{"token word", "denied: token s3cr3tvalue was pasted", "denied: token <redacted> was pasted"},
+		{"TOKEN upper case", "TOKEN s3cr3tvalue", "TOKEN <redacted>"},
+		{"token after a tab", "Token\ts3cr3tvalue", "Token\t<redacted>"},
+		{"token after an escaped tab", `{"reason":"token\ts3cr3tvalue"}`, `{"reason":"token\t<redacted>"}`},
+		{"token before punctuation", "(token s3cr3tvalue;)", "(token <redacted>;)"},
+		{"token long mixed case", "token AbCdEfGhIjKlMnOpQr", "token <redacted>"},
+		{"token prose kept", "a token needs a name; token expired, token refused", "a token needs a name; token expired, token refused"},
+		{"token path kept", "admin token /tmp/Test12/admin.token is readable by others", "admin token /tmp/Test12/admin.token is readable by others"},
+		{"token short word kept", "page token 12 ok", "page token 12 ok"},
+		{"Bearer after a tab", "Bearer\tabc", "Bearer\t<redacted>"},
+		{"Bearer after an escaped tab", `{"reason":"Bearer\tabc"}`, `{"reason":"Bearer\t<redacted>"}`},
+		{"Bearer after an escaped line break", `reason="Bearer\nabc"`, `reason="Bearer\n<redacted>"`},
+		{"bearer mixed case", "bEaReR abc", "bEaReR <redacted>"},
+		{"bearer before an escaped quote", `{"msg":"got {\"note\":\"Bearer abc\"}"}`, `{"msg":"got {\"note\":\"Bearer <redacted>\"}"}`},
+		{"authorization after an escaped tab", `{"authorization":"Bearer\tabc"}`, `{"authorization":"Bearer\t<redacted>"}`},
+		{"device names kept", "device paired device=d1 name=kitchen-pi_2 platform=linux/arm64", "device paired device=d1 name=kitchen-pi_2 platform=linux/arm64"},
+		{"plain JSON kept", `{"name":"laptop-9","platform":"linux/amd64","peer":"192.0.2.44:51234","method":"pin"}`, `{"name":"laptop-9","platform":"linux/amd64","peer":"192.0.2.44:51234","method":"pin"}`},
+		{"Kelvin sign is no k", "to\u212aen s3cr3tvalue", "to\u212aen s3cr3tvalue"},
 		{"slog text", `time=2026-01-02T03:04:05Z level=INFO msg="pair ok" device=d1 token=abc`, `time=2026-01-02T03:04:05Z level=INFO msg="pair ok" device=d1 token=<redacted>`},
 	}
 	for _, tt := range tests {
@@ -66,11 +91,44 @@ func TestLine(t *testing.T) {
 	}
 }
 
+// Tokens shaped as daemon/access makes them.
+const (
+	adminToken  = "pa_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGw"
+	scopedToken = "pt_0a1b2c3d4e5f_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I"
+)
+
+func TestText(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"empty", "", ""},
+		{"one line", "password=x", "password=<redacted>"},
+		{"each line on its own", "{\n  \"password\": \"hunter2\",\n  \"n\": 1\n}", "{\n  \"password\": \"<redacted>\",\n  \"n\": 1\n}"},
+		{"a value ends with its line", "password=abc\nnext line", "password=<redacted>\nnext line"},
+		{"token on a later line", "deploy 42\nwith " + adminToken + "\n", "deploy 42\nwith pa_<redacted>\n"},
+		{"nothing to hide", "line one\nline two\n", "line one\nline two\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Text(tt.in); got != tt.want {
+				t.Fatalf("Text(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	s := "line one\nline two: fine\n"
+	if n := testing.AllocsPerRun(100, func() { _ = Text(s) }); n != 0 {
+		t.Errorf("Text(%q) allocates %v times, want 0", s, n)
+	}
+}
+
 func TestLineWithoutSecretDoesNotAllocate(t *testing.T) {
 	for _, s := range []string{
 		"plain text without separators",
 		`time=2026-01-02T03:04:05Z level=INFO msg="request done" status=200`,
 		`{"time":"2026-01-02T03:04:05Z","level":"INFO","msg":"ok"}`,
+		"the token expired; pa_config and pt_0a1b_ stay, Bearer",
 	} {
 		if n := testing.AllocsPerRun(100, func() { _ = Line(s) }); n != 0 {
 			t.Errorf("Line(%q) allocates %v times, want 0", s, n)
@@ -93,6 +151,13 @@ var secretShapes = []func(key, secret string) string{
 	func(_, v string) string { return "https://" + v + "@example.com" },
 	func(k, v string) string { return "https://example.com/cb?a=1&" + k + "=" + v + "&b=2" },
 	func(_, v string) string { return "Cookie: a=1; b=" + v },
+	func(_, v string) string { return "Bearer\t" + v },
+	func(_, v string) string { return `"Bearer\t` + v + `"` },
+	func(_, v string) string { return "bEaReR " + v },
+	func(_, v string) string { return "token a9" + v },
+	func(_, v string) string { return `TOKEN\na9` + v },
+	func(_, v string) string { return "pa_" + v + strings.Repeat("A", max(0, 43-len(v))) },
+	func(_, v string) string { return "pt_0a1b2c3d4e5f_" + v + strings.Repeat("-", max(0, 43-len(v))) },
 }
 
 var secretKeys = []string{"token", "password", "api_key", "X-Api-Key", "client_secret", "authorization", "sessionId", "Set-Cookie", "AccessToken"}
@@ -106,6 +171,13 @@ func FuzzLine(f *testing.F) {
 	// Past bugs: a secret key's value hiding the next key, or the "bearer" in front of a secret.
 	f.Add("pAsswd=", "000000000", "", uint8(7), uint8(0))
 	f.Add("pAsswd:0", "000000001", "", uint8(8), uint8(0))
+	// Palyra's own tokens and the gaps and cases "bearer" and "token" come with.
+	f.Add("denied: ", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGw", " here", uint8(18), uint8(0))
+	f.Add("x", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I", "", uint8(19), uint8(0))
+	f.Add(`{"reason":`, "abcdefgh1", `}`, uint8(14), uint8(0))
+	f.Add("reason: ", "s3cr3tvalue", ".", uint8(16), uint8(0))
+	f.Add("", "s3cr3tvalue", ":x", uint8(17), uint8(0))
+	f.Add("", "abcdefgh", "", uint8(15), uint8(0))
 	f.Fuzz(func(t *testing.T, prefix, secret, suffix string, shape, key uint8) {
 		out := Line(prefix + secret + suffix) // arbitrary input must not panic
 		_ = out
@@ -137,6 +209,7 @@ func BenchmarkLine(b *testing.B) {
 		{"logfmt", `time=2026-01-02T03:04:05.123Z level=INFO msg="request done" method=GET path=/v1/devices status=200 dur=1.2ms`},
 		{"json", `{"time":"2026-01-02T03:04:05.123Z","level":"INFO","msg":"request done","method":"GET","path":"/v1/devices","status":200}`},
 		{"secret", `time=2026-01-02T03:04:05.123Z level=INFO msg="login" user=bob password=hunter2 authorization="Bearer abc"`},
+		{"token", `{"time":"2026-01-02T03:04:05.123Z","level":"INFO","msg":"pairing request settled","reason":"pasted pa_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGw"}`},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

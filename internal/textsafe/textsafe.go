@@ -2,12 +2,15 @@
 // as one line of a log: valid UTF-8, no control characters, no escape sequences.
 package textsafe
 
-import "unicode/utf8"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // Clean returns s made safe: invalid UTF-8 becomes U+FFFD; C0 and C1 control characters,
 // DEL and whole escape sequences (CSI, OSC, DCS, SOS, PM, APC and short ESC sequences) are
-// removed; bidirectional formatting and line/paragraph separators are removed; tabs and line
-// breaks become spaces. Text that is already safe is returned as is, without allocating.
+// removed; invisible characters (bidi controls, zero-width and other format characters, line
+// and paragraph separators) are removed; tabs and line breaks become spaces. Text that is already safe is returned as is, without allocating.
 func Clean(s string) string {
 	if isClean(s) {
 		return s
@@ -78,16 +81,23 @@ func isClean(s string) bool {
 	return true
 }
 
-// invisible reports the format characters that can reorder or split what a terminal shows
-// (the "Trojan Source" bidi controls and the Unicode line and paragraph separators).
+// invisible reports the characters a terminal does not show but that change what it shows:
+// every format character (Unicode category Cf: the "Trojan Source" bidi controls, zero-width
+// spaces and joiners, the word joiner, the byte order mark, soft hyphens, tag characters), the
+// line and paragraph separators, and the Hangul fillers, which draw as blanks. Any of them can
+// make two different names look alike.
 func invisible(r rune) bool {
 	switch {
-	case r == 0x061c, r == 0x200e, r == 0x200f, r == 0x2028, r == 0x2029:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+	// Two ranges without format characters hold most text (Latin, Greek, Cyrillic; symbols
+	// and CJK): they skip the table lookup.
+	case r < 0x600:
+		return r == 0xad
+	case r >= 0x2070 && r < 0xfeff:
+		return r == 0x3164
+	case r == 0x2028, r == 0x2029, r == 0x115f, r == 0x1160, r == 0xffa0:
 		return true
 	}
-	return false
+	return unicode.Is(unicode.Cf, r)
 }
 
 // skipEscape returns the index just after the escape sequence whose ESC precedes src[i].

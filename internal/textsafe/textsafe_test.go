@@ -41,6 +41,16 @@ func TestClean(t *testing.T) {
 		{"bidi override removed", "file\u202egnp.exe", "filegnp.exe"},
 		{"line separator removed", "a\u2028b", "ab"},
 		{"replacement char kept", "\uFFFD", "\uFFFD"},
+		{"zero-width space removed", "kitchen\u200b-pi", "kitchen-pi"},
+		{"zero-width joiners removed", "a\u200cb\u200dc", "abc"},
+		{"marks removed", "a\u200eb\u200fc\u061cd", "abcd"},
+		{"bidi embeddings and isolates removed", "\u202aa\u202bb\u202cc\u202dd\u2066e\u2067f\u2068g\u2069h", "abcdefgh"},
+		{"word joiner and invisible operators removed", "a\u2060b\u2061c\u2062d\u2063e\u2064f", "abcdef"},
+		{"byte order mark removed", "\ufeffname", "name"},
+		{"soft hyphen removed", "build\u00adbox", "buildbox"},
+		{"tag characters removed", "pi\U000E0041\U000E007F", "pi"},
+		{"Hangul filler removed", "box\u3164", "box"},
+		{"emoji and accents kept", "caf\u00e9 \u2705 \u00f1", "caf\u00e9 \u2705 \u00f1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +73,8 @@ func TestCleanTextDoesNotAllocate(t *testing.T) {
 }
 
 func FuzzClean(f *testing.F) {
-	for _, s := range []string{"", "plain", "\x1b[31mred\x1b[0m", "\x1b]0;t\x07", "\xff\xfe", "\u009b1m", "\x1bP\x1b\\", "a\tb\r\n", "\x1b]8;;\u009c"} {
+	for _, s := range []string{"", "plain", "\x1b[31mred\x1b[0m", "\x1b]0;t\x07", "\xff\xfe", "\u009b1m", "\x1bP\x1b\\", "a\tb\r\n", "\x1b]8;;\u009c",
+		"kitchen\u200b-pi", "\ufeff\u2066x\u2069", "a\u00ad\U000E0041b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

@@ -4,7 +4,9 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/portholder"
 	"github.com/palyra/palyra/supervisor"
 )
@@ -46,11 +49,27 @@ type Port struct {
 type Target struct {
 	Home     string
 	Services []Service
+	// Secrets are files only their owner may read (a token, private keys); those that do not
+	// exist yet are skipped.
+	Secrets []string
+	// PrivateDirs hold secrets and should be 0700.
+	PrivateDirs []string
+	Admin       AdminAPI
+}
+
+// AdminAPI is palyrad's admin API, which carries bearer tokens.
+type AdminAPI struct {
+	Addr string // host:port; empty: not checked
+	TLS  bool   // served with TLS (--admin-tls)
+	Env  string // the variable that changes Addr, named in the fix
 }
 
 // Run runs every check. It never fails as a whole: each problem is a check's result.
 func Run(ctx context.Context, t Target) []supervisor.Check {
-	checks := []supervisor.Check{stateDir(t.Home), diskSpace(t.Home)}
+	checks := []supervisor.Check{stateDir(t.Home), diskSpace(t.Home), secretFiles(t.Secrets, t.PrivateDirs)}
+	if t.Admin.Addr != "" {
+		checks = append(checks, adminAPI(t.Admin))
+	}
 	for _, s := range t.Services {
 		checks = append(checks, binary(s))
 	}
@@ -86,6 +105,68 @@ func stateDir(home string) supervisor.Check {
 		c.Status = supervisor.CheckWarning
 		c.Detail = fmt.Sprintf("%s is readable by other users (mode %v)", home, st.Mode().Perm())
 		c.Fix = "chmod 700 " + home
+	}
+	return c
+}
+
+// secretFiles blocks on a secret others can read (palyrad and palyra-node refuse such files
+// too) and warns about a loose directory around them.
+func secretFiles(files, dirs []string) supervisor.Check {
+	c := supervisor.Check{Key: "secret_files", Label: "Secret files", Status: supervisor.CheckOK}
+	var fine, loose, looseDirs, problems []string
+	for _, f := range files {
+		st, err := os.Stat(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			problems = append(problems, err.Error())
+		case st.Mode().Perm()&0o077 != 0:
+			loose = append(loose, f)
+			problems = append(problems, fmt.Sprintf("%s is readable by others (mode %04o)", f, st.Mode().Perm()))
+		default:
+			fine = append(fine, f)
+		}
+	}
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o077 != 0 {
+			looseDirs = append(looseDirs, d)
+			problems = append(problems, fmt.Sprintf("%s is open to others (mode %04o)", d, st.Mode().Perm()))
+		}
+	}
+	var fixes []string
+	if len(loose) > 0 {
+		fixes = append(fixes, "chmod 600 "+strings.Join(loose, " "))
+	}
+	if len(looseDirs) > 0 {
+		fixes = append(fixes, "chmod 700 "+strings.Join(looseDirs, " "))
+	}
+	switch {
+	case len(loose) > 0:
+		return blocked(c, strings.Join(problems, "; ")+": a token or key others can read lets them act as the gateway or a node, so palyrad and palyra-node refuse them", strings.Join(fixes, "; "))
+	case len(problems) > 0:
+		c.Status, c.Detail, c.Fix = supervisor.CheckWarning, strings.Join(problems, "; "), strings.Join(fixes, "; ")
+	case len(fine) == 0:
+		c.Detail = "none yet: palyrad and palyra-node make them readable by their owner only"
+	default:
+		c.Detail = strings.Join(fine, ", ") + ": readable by their owner only"
+	}
+	return c
+}
+
+// adminAPI blocks an admin API that other machines can reach without TLS: its bearer tokens
+// would cross the network in the clear, and palyrad refuses to start so.
+func adminAPI(a AdminAPI) supervisor.Check {
+	c := supervisor.Check{Key: "admin_api", Label: "Admin API", Status: supervisor.CheckOK}
+	switch {
+	case !admintls.Exposed(a.Addr) && a.TLS:
+		c.Detail = a.Addr + ": this machine only, with TLS"
+	case !admintls.Exposed(a.Addr):
+		c.Detail = a.Addr + ": this machine only"
+	case a.TLS:
+		c.Detail = a.Addr + ": reachable from other machines, with TLS from the gateway CA; clients there need its pki/ca.crt (--gateway-ca)"
+	default:
+		return blocked(c, a.Addr+" is reachable from other machines without TLS: the bearer tokens of the admin API would cross the network in the clear",
+			"serve it with TLS: --admin-tls (PALYRA_ADMIN_TLS=1); or bind it to this machine: "+a.Env+"=127.0.0.1:7443")
 	}
 	return c
 }

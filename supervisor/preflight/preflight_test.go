@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -135,5 +136,84 @@ func TestUnknownPortBlocksWithItsReason(t *testing.T) {
 	}}}})
 	if c := find(t, checks, "daemon_node_api_port"); c.Status != supervisor.CheckBlocked || !strings.Contains(c.Detail, "not a port") {
 		t.Errorf("%+v, want blocked with the reason", c)
+	}
+}
+
+func TestSecretFilesReadableByOthersBlock(t *testing.T) {
+	home := t.TempDir()
+	token, caKey, nodeKey := filepath.Join(home, "admin.token"), filepath.Join(home, "pki", "ca.key"), filepath.Join(home, "node", "node.key")
+	target := Target{Home: home, Secrets: []string{token, caKey, nodeKey}, PrivateDirs: []string{filepath.Join(home, "pki")}}
+
+	if c := find(t, Run(context.Background(), target), "secret_files"); c.Status != supervisor.CheckOK || !strings.Contains(c.Detail, "none yet") {
+		t.Errorf("no secrets yet: %+v", c)
+	}
+	for _, dir := range []string{"pki", "node"} {
+		if err := os.Mkdir(filepath.Join(home, dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{token, caKey, nodeKey} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := find(t, Run(context.Background(), target), "secret_files"); c.Status != supervisor.CheckOK {
+		t.Errorf("secrets at 0600: %+v", c)
+	}
+
+	if err := os.Chmod(filepath.Join(home, "pki"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := find(t, Run(context.Background(), target), "secret_files")
+	if c.Status != supervisor.CheckWarning || c.Fix != "chmod 700 "+filepath.Join(home, "pki") {
+		t.Errorf("pki/ at 0755: %+v, want a warning saying chmod 700", c)
+	}
+
+	for _, f := range []string{caKey, nodeKey} {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checks := Run(context.Background(), target)
+	c = find(t, checks, "secret_files")
+	if c.Status != supervisor.CheckBlocked || !Blocked(checks) {
+		t.Fatalf("keys at 0644: %+v, want blocked", c)
+	}
+	if want := "chmod 600 " + caKey + " " + nodeKey + "; chmod 700 " + filepath.Join(home, "pki"); c.Fix != want {
+		t.Errorf("fix %q, want %q", c.Fix, want)
+	}
+	if !strings.Contains(c.Detail, caKey+" is readable by others (mode 0644)") || strings.Contains(c.Detail, token) {
+		t.Errorf("detail %q: want the loose key named and the sound token not", c.Detail)
+	}
+}
+
+func TestAdminAPIOffLoopbackNeedsTLS(t *testing.T) {
+	tests := []struct {
+		addr string
+		tls  bool
+		want supervisor.CheckStatus
+	}{
+		{"127.0.0.1:7443", false, supervisor.CheckOK},
+		{"localhost:0", false, supervisor.CheckOK},
+		{"[::1]:7443", false, supervisor.CheckOK},
+		{"0.0.0.0:7443", false, supervisor.CheckBlocked},
+		{":7443", false, supervisor.CheckBlocked},
+		{"[::]:0", false, supervisor.CheckBlocked},
+		{"192.0.2.10:7443", false, supervisor.CheckBlocked},
+		{"gateway.example:7443", false, supervisor.CheckBlocked},
+		{"0.0.0.0:7443", true, supervisor.CheckOK},
+		{"127.0.0.1:7443", true, supervisor.CheckOK},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s tls=%v", tt.addr, tt.tls), func(t *testing.T) {
+			checks := Run(context.Background(), Target{Home: t.TempDir(), Admin: AdminAPI{Addr: tt.addr, TLS: tt.tls, Env: "PALYRA_ADMIN_ADDR"}})
+			c := find(t, checks, "admin_api")
+			if c.Status != tt.want {
+				t.Fatalf("%+v, want %s", c, tt.want)
+			}
+			if c.Status == supervisor.CheckBlocked && (!strings.Contains(c.Fix, "--admin-tls") || !strings.Contains(c.Fix, "PALYRA_ADMIN_ADDR=127.0.0.1")) {
+				t.Errorf("fix %q: want --admin-tls or a loopback address", c.Fix)
+			}
+		})
 	}
 }

@@ -4,12 +4,15 @@
 package stack
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
+	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/nodeport"
 	"github.com/palyra/palyra/internal/statedir"
 	"github.com/palyra/palyra/supervisor"
@@ -46,7 +49,19 @@ type Config struct {
 	BrowserdAddr string // palyra-browserd's gRPC address
 	DaemonBin    string // empty: re-execute this binary as `daemon`
 	BrowserdBin  string // empty: re-execute this binary as `browserd`
+	// AdminTLS has palyrad serve its admin API with TLS, which it needs off loopback.
+	AdminTLS bool
 }
+
+// AdminTLSEnv turns AdminTLS on ("1", "true"), as --admin-tls does.
+const AdminTLSEnv = "PALYRA_ADMIN_TLS"
+
+// adminTLSFlag is the flag for AdminTLS, of palyrad and of `palyra-tui serve`. It is always
+// given, true or false, so a PALYRA_ADMIN_TLS in a service's environment cannot say
+// otherwise; AdminTLS reads it back from a snapshot.
+const adminTLSFlag = "--admin-tls"
+
+func (c Config) adminTLSArg() string { return adminTLSFlag + "=" + strconv.FormatBool(c.AdminTLS) }
 
 // FromEnv reads the configuration from the environment, with the documented defaults.
 func FromEnv() Config {
@@ -57,7 +72,14 @@ func FromEnv() Config {
 		BrowserdAddr: envOr("PALYRA_BROWSERD_ADDR", "127.0.0.1:7543"),
 		DaemonBin:    os.Getenv("PALYRA_DAEMON_BIN"),
 		BrowserdBin:  os.Getenv("PALYRA_BROWSERD_BIN"),
+		AdminTLS:     envBool(AdminTLSEnv),
 	}
+}
+
+// envBool reads a variable set to 1 or true (any case); anything else is false.
+func envBool(key string) bool {
+	v, _ := strconv.ParseBool(os.Getenv(key))
+	return v
 }
 
 func envOr(key, def string) string {
@@ -94,20 +116,43 @@ func (c Config) Validate() error {
 // NodeHome is where `palyra-node pair` keeps the local node's identity by default.
 func (c Config) NodeHome() string { return filepath.Join(c.Home, "node") }
 
+// The secrets palyrad and palyra-node keep in the state directory (daemon/access,
+// daemon/pki, node/identity name them; a test keeps these in step).
+
+// AdminTokenFile is palyrad's admin token.
+func (c Config) AdminTokenFile() string { return filepath.Join(c.Home, "admin.token") }
+
+// CADir holds the gateway CA.
+func (c Config) CADir() string { return filepath.Join(c.Home, "pki") }
+
+// CACert is the gateway CA certificate, which clients pin to dial an admin API served with TLS.
+func (c Config) CACert() string { return filepath.Join(c.CADir(), "ca.crt") }
+
+// CAKey is the gateway CA's private key.
+func (c Config) CAKey() string { return filepath.Join(c.CADir(), "ca.key") }
+
+// NodeKey is the local palyra-node's private key.
+func (c Config) NodeKey() string { return filepath.Join(c.NodeHome(), "node.key") }
+
 // Specs are the supervised services.
 func (c Config) Specs() []supervisor.Spec {
 	daemonPath, daemonArgv0, daemonArgs := command(c.DaemonBin, "daemon", DaemonName)
 	browserdPath, browserdArgv0, browserdArgs := command(c.BrowserdBin, "browserd", BrowserdName)
+	daemon := supervisor.Spec{
+		Name:       Daemon,
+		Path:       daemonPath,
+		Argv0:      daemonArgv0,
+		Args:       append(daemonArgs, "--home", c.Home, "--admin-addr", c.AdminAddr, c.adminTLSArg(), "--node-addr", c.NodeAddr),
+		HealthAddr: "admin",
+		WaitReady:  true,
+		Critical:   true,
+	}
+	if c.AdminTLS {
+		// Read for each run: palyrad makes the CA on its first start.
+		daemon.HealthTLS = func() (*tls.Config, error) { return admintls.LoadClientConfig(c.CACert()) }
+	}
 	specs := []supervisor.Spec{
-		{
-			Name:       Daemon,
-			Path:       daemonPath,
-			Argv0:      daemonArgv0,
-			Args:       append(daemonArgs, "--home", c.Home, "--admin-addr", c.AdminAddr, "--node-addr", c.NodeAddr),
-			HealthAddr: "admin",
-			WaitReady:  true,
-			Critical:   true,
-		},
+		daemon,
 		{
 			Name:       Browserd,
 			Path:       browserdPath,
@@ -131,6 +176,17 @@ func (c Config) Specs() []supervisor.Spec {
 	return specs
 }
 
+// AdminTLS reports whether the supervised palyrad in s serves its admin API with TLS: the
+// supervisor started it with the flag Specs gives it.
+func AdminTLS(s supervisor.Snapshot) bool {
+	for _, svc := range s.Services {
+		if svc.Name == Daemon {
+			return slices.Contains(svc.Command, Config{AdminTLS: true}.adminTLSArg())
+		}
+	}
+	return false
+}
+
 // command is how a role runs: an installed bin under its own name, or this binary
 // re-executed under the role's name.
 func command(bin, role, name string) (path, argv0 string, args []string) {
@@ -145,15 +201,21 @@ func command(bin, role, name string) (path, argv0 string, args []string) {
 func (c Config) PreflightTarget(running map[string]int) preflight.Target {
 	daemonPath, _, _ := command(c.DaemonBin, "daemon", DaemonName)
 	browserdPath, _, _ := command(c.BrowserdBin, "browserd", BrowserdName)
-	return preflight.Target{Home: c.Home, Services: []preflight.Service{
-		{Name: Daemon, Path: daemonPath, PID: running[Daemon], Ports: []preflight.Port{
-			{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
-			c.nodePort(),
-		}},
-		{Name: Browserd, Path: browserdPath, PID: running[Browserd], Ports: []preflight.Port{
-			{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
-		}},
-	}}
+	return preflight.Target{
+		Home:        c.Home,
+		Secrets:     []string{c.AdminTokenFile(), c.CAKey(), c.NodeKey()},
+		PrivateDirs: []string{c.CADir()},
+		Admin:       preflight.AdminAPI{Addr: c.AdminAddr, TLS: c.AdminTLS, Env: "PALYRA_ADMIN_ADDR"},
+		Services: []preflight.Service{
+			{Name: Daemon, Path: daemonPath, PID: running[Daemon], Ports: []preflight.Port{
+				{Label: "admin API", Addr: c.AdminAddr, Env: "PALYRA_ADMIN_ADDR"},
+				c.nodePort(),
+			}},
+			{Name: Browserd, Path: browserdPath, PID: running[Browserd], Ports: []preflight.Port{
+				{Addr: c.BrowserdAddr, Env: "PALYRA_BROWSERD_ADDR"},
+			}},
+		},
+	}
 }
 
 // nodePort is the node API's address as palyrad will bind it: with port 0, the port it

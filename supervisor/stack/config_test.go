@@ -9,8 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/palyra/palyra/daemon"
+	"github.com/palyra/palyra/daemon/access"
+	"github.com/palyra/palyra/daemon/pki"
+	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/nodeport"
+	"github.com/palyra/palyra/node/identity"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/preflight"
 )
@@ -79,4 +85,53 @@ func nodeCheck(t *testing.T, c Config) supervisor.Check {
 	}
 	t.Fatal("no node API port check")
 	return supervisor.Check{}
+}
+
+func TestSecretPathsAreTheServicesOwn(t *testing.T) {
+	c := Config{Home: "/h"}
+	for got, want := range map[string]string{
+		c.AdminTokenFile(): filepath.Join("/h", access.AdminTokenFile),
+		c.CACert():         filepath.Join("/h", daemon.CADir, pki.CertFile),
+		c.CAKey():          filepath.Join("/h", daemon.CADir, pki.KeyFile),
+		c.NodeKey():        filepath.Join(c.NodeHome(), identity.KeyFile),
+	} {
+		if got != want {
+			t.Errorf("%s, want %s", got, want)
+		}
+	}
+}
+
+func TestAdminTLSReachesPalyradAndReadsBack(t *testing.T) {
+	c := Config{Home: t.TempDir(), AdminAddr: "0.0.0.0:0", NodeAddr: "127.0.0.1:0", BrowserdAddr: "127.0.0.1:0"}
+	plain := c.Specs()[0]
+	if !slices.Contains(plain.Args, "--admin-tls=false") || plain.HealthTLS != nil || !slices.Contains(c.serveArgs(), "--admin-tls=false") {
+		t.Fatalf("TLS off, yet palyrad runs with %v (health TLS %v), serve with %v", plain.Args, plain.HealthTLS != nil, c.serveArgs())
+	}
+	snap := func(s supervisor.Spec) supervisor.Snapshot {
+		return supervisor.Snapshot{Services: []supervisor.ServiceStatus{{Name: s.Name, Command: append([]string{s.Path}, s.Args...)}}}
+	}
+	if AdminTLS(snap(plain)) {
+		t.Error("AdminTLS of a plaintext palyrad")
+	}
+
+	c.AdminTLS = true
+	tlsSpec := c.Specs()[0]
+	if !slices.Contains(tlsSpec.Args, "--admin-tls=true") || !slices.Contains(c.serveArgs(), "--admin-tls=true") {
+		t.Fatalf("TLS on, yet palyrad runs with %v, serve with %v", tlsSpec.Args, c.serveArgs())
+	}
+	if !AdminTLS(snap(tlsSpec)) {
+		t.Error("AdminTLS does not read --admin-tls back from the snapshot")
+	}
+	if _, err := tlsSpec.HealthTLS(); err == nil || !strings.Contains(err.Error(), c.CACert()) {
+		t.Errorf("health TLS before palyrad made its CA: %v, want an error naming %s", err, c.CACert())
+	}
+	if _, err := pki.LoadOrCreateCA(c.CADir(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := tlsSpec.HealthTLS(); err != nil || cfg.RootCAs == nil || cfg.ServerName != admintls.ServerName {
+		t.Errorf("health TLS: %+v, %v", cfg, err)
+	}
+	if target := c.PreflightTarget(nil); !target.Admin.TLS || target.Admin.Addr != c.AdminAddr || len(target.Secrets) != 3 {
+		t.Errorf("preflight target %+v", target)
+	}
 }

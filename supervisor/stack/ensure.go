@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palyra/palyra/internal/childenv"
 	"github.com/palyra/palyra/internal/pidlock"
 	"github.com/palyra/palyra/supervisor/api"
 )
@@ -52,6 +53,8 @@ func Ensure(ctx context.Context, c Config) (client *api.Client, started bool, er
 
 	cmd := exec.Command(selfExe, c.serveArgs()...)
 	cmd.Args[0] = ServerName
+	// The caller's token or pairing code must not live on in the server and its services.
+	cmd.Env = childenv.Filter(os.Environ())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own session: no controlling terminal, so a closed terminal or SSH connection sends
 	// it no SIGHUP, and the caller's Ctrl-C reaches only the caller.
@@ -95,7 +98,7 @@ func Ensure(ctx context.Context, c Config) (client *api.Client, started bool, er
 // serveArgs hands the whole configuration to the background server explicitly, so it does not
 // depend on which environment it inherits.
 func (c Config) serveArgs() []string {
-	args := []string{"serve", "--home", c.Home, "--admin-addr", c.AdminAddr, "--node-addr", c.NodeAddr, "--browserd-addr", c.BrowserdAddr}
+	args := []string{"serve", "--home", c.Home, "--admin-addr", c.AdminAddr, c.adminTLSArg(), "--node-addr", c.NodeAddr, "--browserd-addr", c.BrowserdAddr}
 	if c.DaemonBin != "" {
 		args = append(args, "--daemon-bin", c.DaemonBin)
 	}

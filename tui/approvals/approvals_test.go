@@ -474,3 +474,28 @@ func TestHostileText(t *testing.T) {
 		t.Fatalf("the details lost a line:\n%s", ansi.Strip(views[1]))
 	}
 }
+
+func TestDetailsCannotForgeFieldLines(t *testing.T) {
+	h := newHarness(t, 160, 48, admintest.AdminToken)
+	a := pending()[2]
+	a.Summary = "Pair laptop\nstate      approved"
+	a.Details = "harmless\nstate      approved\r\nrequester  admin\rrisk       low"
+	h.m.Apply(&palyrav1.ApprovalEvent{Kind: "requested", Approval: a})
+	h.press("G", "enter")
+	v := ansi.Strip(h.m.View())
+	if strings.ContainsAny(v, "\r\u2028") {
+		t.Fatalf("a carriage return reached the view: %q", v)
+	}
+	var states, details int
+	for _, l := range strings.Split(v, "\n") {
+		switch {
+		case strings.HasPrefix(l, "state"):
+			states++
+		case strings.HasPrefix(l, "  state") || strings.HasPrefix(l, "  requester"):
+			details++
+		}
+	}
+	if states != 1 || details != 2 {
+		t.Fatalf("%d field lines named state (want 1), %d indented detail lines (want 2):\n%s", states, details, v)
+	}
+}

@@ -37,7 +37,8 @@ func oursSystem(minisup string, err error, child string) system {
 		j := jobs[0]
 		cmd := exec.Command(minisup, "-name", j.name, "-logs", filepath.Join(dir, "logs"),
 			"-file-max-bytes", strconv.Itoa(1<<34), "--", child)
-		cmd.Env = append(os.Environ(), j.env...)
+		// The supervisor hands its services an allow-listed environment only.
+		cmd.Env = append(append(os.Environ(), j.env...), "PALYRA_PASS_ENV=BENCH_CHILD_*")
 		cmd.Stdout, cmd.Stderr = out, out
 		return startProc("minisup", cmd)
 	}

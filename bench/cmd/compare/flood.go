@@ -143,7 +143,9 @@ func runFloodOurs(ctx context.Context, tuiBin string, tuiErr error, child string
 	defer os.RemoveAll(home)
 	stats, goFile := filepath.Join(home, "stats.json"), filepath.Join(home, "go")
 	env := append(stackEnv(home), floodEnv(lines, width, stats)...)
-	env = append(env, "PALYRA_DAEMON_BIN="+child, "BENCH_CHILD_GO="+goFile, "BENCH_CHILD_READY=1", "BENCH_CHILD_LINGER=1")
+	env = append(env, "PALYRA_DAEMON_BIN="+child, "BENCH_CHILD_GO="+goFile, "BENCH_CHILD_READY=1", "BENCH_CHILD_LINGER=1",
+		// The supervisor hands its services an allow-listed environment only.
+		"PALYRA_PASS_ENV=BENCH_CHILD_*")
 
 	serve, err := startServe(tuiBin, home, env)
 	if err != nil {

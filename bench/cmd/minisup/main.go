@@ -5,7 +5,8 @@
 //
 //	minisup [-name crash] [-logs DIR] [-backoff 0s] [-file-max-bytes N] -- /path/to/program [args...]
 //
-// The program gets minisup's environment. -file-max-bytes lets the log flood keep every
+// The program gets what the supervisor hands on of minisup's environment: the allow-list of
+// internal/childenv and the names in PALYRA_PASS_ENV. -file-max-bytes lets the log flood keep every
 // line on disk, which the default rotation (16 MiB, 3 old files) would not.
 package main
 

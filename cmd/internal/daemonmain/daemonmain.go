@@ -16,6 +16,7 @@ import (
 	"github.com/palyra/palyra/daemon"
 	"github.com/palyra/palyra/daemon/access"
 	"github.com/palyra/palyra/daemon/store"
+	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/procname"
@@ -26,6 +27,7 @@ import (
 type config struct {
 	home          string
 	adminAddr     string
+	adminTLS      bool
 	nodeAddr      string
 	nodeAdvertise string
 }
@@ -38,7 +40,9 @@ func Main(args []string) int {
 	var cfg config
 	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", servicemain.EnvOr("PALYRA_ADMIN_ADDR", "127.0.0.1:7443"),
-		"admin gRPC address; port 0 picks a free port (env PALYRA_ADMIN_ADDR)")
+		"admin gRPC address; port 0 picks a free port; off loopback it needs --admin-tls (env PALYRA_ADMIN_ADDR)")
+	fs.BoolVar(&cfg.adminTLS, "admin-tls", servicemain.EnvBool("PALYRA_ADMIN_TLS"),
+		"serve the admin API with TLS, a certificate from the gateway CA (<home>/pki/ca.crt, which clients pin) (env PALYRA_ADMIN_TLS=1)")
 	fs.StringVar(&cfg.nodeAddr, "node-addr", servicemain.EnvOr("PALYRA_NODE_ADDR", "127.0.0.1:7444"),
 		"node API address (TLS); use 0.0.0.0:7444 to let nodes on other machines pair; port 0 picks a free port once and keeps it (env PALYRA_NODE_ADDR)")
 	fs.StringVar(&cfg.nodeAdvertise, "node-advertise", servicemain.EnvOr("PALYRA_NODE_ADVERTISE", ""),
@@ -49,6 +53,9 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (err error) {
+	if !cfg.adminTLS && admintls.Exposed(cfg.adminAddr) {
+		return fmt.Errorf("admin address %s is reachable from other machines, and the admin API's bearer tokens would cross the network in the clear: add --admin-tls (PALYRA_ADMIN_TLS=1) to serve it with TLS, or bind it to 127.0.0.1 (--admin-addr 127.0.0.1:7443)", cfg.adminAddr)
+	}
 	home, err := filepath.Abs(cfg.home)
 	if err != nil {
 		return fmt.Errorf("state directory: %w", err)
@@ -83,7 +90,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 		return err
 	}
 	d, err := daemon.New(daemon.Config{
-		Home: home, Store: st, AdminToken: adminToken, Admin: admin, Node: node,
+		Home: home, Store: st, AdminToken: adminToken, Admin: admin, AdminTLS: cfg.adminTLS, Node: node,
 		NodeAdvertise: cfg.nodeAdvertise, Logger: log,
 	})
 	if err != nil {
@@ -104,7 +111,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 		node.Close()
 		return err
 	}
-	log.Info("palyrad started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "admin_addr", addr, "node_addr", nodeAddr)
+	log.Info("palyrad started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "admin_addr", addr, "admin_tls", cfg.adminTLS, "node_addr", nodeAddr)
 	if err := d.Run(ctx); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 )
 
@@ -48,6 +49,12 @@ func Run(fs *flag.FlagSet, args []string, run RunFunc) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// EnvBool reports whether the environment variable key is set to 1 or true (any case).
+func EnvBool(key string) bool {
+	v, _ := strconv.ParseBool(os.Getenv(key))
+	return v
 }
 
 // EnvOr returns the environment variable key, or def when it is unset or empty.
