@@ -363,6 +363,10 @@ func newApprovalsRequestCmd(g *globals) *cobra.Command {
 			if req.TtlMs, err = durationMs(cmd, "ttl"); err != nil {
 				return err
 			}
+			// From the start: an interrupt after the id is printed must say how to wait on.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			cmd.SetContext(ctx)
 			a, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Approval, error) {
 				return gw.Approvals.RequestApproval(ctx, &req)
 			})
@@ -401,6 +405,9 @@ func newApprovalsWaitCmd(g *globals) *cobra.Command {
 			"prints the outcome (with --json, the approval as one JSON line).",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			cmd.SetContext(ctx)
 			a, err := awaitDecision(cmd, g, &palyrav1.Approval{Id: args[0], State: "pending"})
 			if err != nil {
 				return err
@@ -440,12 +447,11 @@ func settled(a *palyrav1.Approval, report func(*palyrav1.Approval) error) error 
 	return nil
 }
 
-// awaitDecision waits until approval a is settled. palyrad not answering (restarting, or
-// moved to another port) is waited out, dialling again through the supervisor each time,
-// until the approval's expiry is well past.
+// awaitDecision waits until approval a is settled or the command's context ends (an
+// interrupt). palyrad not answering (restarting, or moved to another port) is waited out,
+// dialling again through the supervisor each time, until the approval's expiry is well past.
 func awaitDecision(cmd *cobra.Command, g *globals, a *palyrav1.Approval) (*palyrav1.Approval, error) {
-	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	id := a.GetId()
 	giveUp := time.Time{}
 	if ms := a.GetExpiresUnixMs(); ms != 0 {
