@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -77,9 +78,9 @@ func newAuditVerifyCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			if !r.GetOk() {
-				return fmt.Errorf("audit journal broken at entry %d: %s (%d entries checked)", r.GetBrokenSeq(), clean(r.GetProblem()), r.GetChecked())
+				return fmt.Errorf("audit journal broken at entry %d: %s (%s checked)", r.GetBrokenSeq(), clean(r.GetProblem()), plural.Count(int(r.GetChecked()), "entry", "entries"))
 			}
-			fmt.Fprintf(out, "audit journal intact: %d entries checked\n", r.GetChecked())
+			fmt.Fprintf(out, "audit journal intact: %s checked\n", plural.Count(int(r.GetChecked()), "entry", "entries"))
 			return nil
 		},
 	}

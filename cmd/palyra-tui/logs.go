@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palyra/palyra/internal/logtext"
+	"github.com/palyra/palyra/internal/plural"
 	"github.com/palyra/palyra/supervisor/api"
 	"github.com/palyra/palyra/supervisor/logs"
 	"github.com/palyra/palyra/supervisor/stack"
@@ -89,7 +90,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 					out.print(l)
 				}
 				if batch.Dropped > 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "palyra-tui: %d lines skipped because this reader fell behind\n", batch.Dropped)
+					fmt.Fprintf(cmd.ErrOrStderr(), "palyra-tui: %s skipped because this reader fell behind\n", plural.Count(int(batch.Dropped), "line", "lines"))
 				}
 				// Follow mode flushes per batch so a pipe sees lines promptly; batches are
 				// large under load, so this stays cheap.
