@@ -80,7 +80,7 @@ func Dial(addr, token string, opts ...DialOption) (*Client, error) {
 			return nil, err
 		}
 		creds = credentials.NewTLS(cfg)
-	case admintls.Exposed(addr):
+	case !admintls.LoopbackTarget(addr):
 		return nil, fmt.Errorf("gateway %s is not on this machine: its admin API must be served with TLS there (palyrad --admin-tls), and dialed with the gateway's pki/ca.crt (--gateway-ca or %s), else the token would cross the network in the clear", addr, CAEnv)
 	}
 	conn, err := grpc.NewClient(addr,

@@ -115,11 +115,18 @@ func TestEveryCallCarriesTheBearerToken(t *testing.T) {
 }
 
 func TestDialSendsNoTokenInTheClearOffLoopback(t *testing.T) {
-	for _, addr := range []string{"192.0.2.10:7443", "0.0.0.0:7443", "gateway.example:7443"} {
+	for _, addr := range []string{"192.0.2.10:7443", "0.0.0.0:7443", "gateway.example:7443", "10.0.0.5", "dns:///10.0.0.5:7443", "passthrough:///10.0.0.5:7443", "[::ffff:10.0.0.5]:7443", "unix:///tmp/x"} {
 		_, err := Dial(addr, "pa_secret")
 		if err == nil || !strings.Contains(err.Error(), "--gateway-ca") || !strings.Contains(err.Error(), "--admin-tls") {
 			t.Errorf("plaintext dial of %s: %v, want a refusal naming --admin-tls and --gateway-ca", addr, err)
 		}
+	}
+	for _, addr := range []string{"127.0.0.1:7443", "[::1]:7443"} {
+		c, err := Dial(addr, "pa_secret")
+		if err != nil {
+			t.Fatalf("plaintext dial of %s: %v", addr, err)
+		}
+		c.Close()
 	}
 	c, err := Dial("localhost:7443", "pa_secret")
 	if err != nil {

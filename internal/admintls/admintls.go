@@ -34,6 +34,22 @@ func Exposed(addr string) bool {
 	return ip == nil || !ip.IsLoopback()
 }
 
+// LoopbackTarget reports whether a client may dial addr without TLS: a plain host:port whose
+// host is a loopback IP or "localhost". Anything else (another host, no port, a gRPC target
+// such as dns:///host:port) fails closed: the dialer would take it somewhere this rule
+// cannot see.
+func LoopbackTarget(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || strings.ContainsAny(addr, "/") {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // ClientConfig trusts the gateway CA in caPEM only, and checks ServerName.
 func ClientConfig(caPEM []byte) (*tls.Config, error) {
 	pool := x509.NewCertPool()
