@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,8 +19,26 @@ import (
 type requester struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr bytes.Buffer
+	stderr lockedBuffer
 	exited chan int
+}
+
+// lockedBuffer is a bytes.Buffer the process's copier and the test may use at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func (s *stackEnv) startRequest(t *testing.T, args ...string) *requester {

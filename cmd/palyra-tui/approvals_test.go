@@ -345,3 +345,26 @@ func TestApprovalsRequestRefusedSubject(t *testing.T) {
 	f.run(t, "approvals", "request", "--subject-type", "device_pairing", "--subject", "s", "--risk", "low", "--summary", "x").
 		expect(t, exitFailure, `subject type "device_pairing": API clients may ask about`)
 }
+
+// TestApprovalsListSaysNothingWhenOnlyEmptyPagesFollow: a page read under a filter may come
+// back empty with a token; the note says "more exist" only when something does.
+func TestApprovalsListSaysNothingWhenOnlyEmptyPagesFollow(t *testing.T) {
+	f := newFakeAdmin(t)
+	on(f, palyrav1.ApprovalsService_ListApprovals_FullMethodName, func(req *palyrav1.ListApprovalsRequest) (*palyrav1.ListApprovalsReply, error) {
+		switch req.GetPageToken() {
+		case "":
+			return &palyrav1.ListApprovalsReply{Approvals: []*palyrav1.Approval{pendingApproval("ap-9"), pendingApproval("ap-8")}, NextPageToken: "8"}, nil
+		case "8":
+			return &palyrav1.ListApprovalsReply{NextPageToken: "4"}, nil
+		}
+		return &palyrav1.ListApprovalsReply{}, nil
+	})
+	o := f.run(t, "approvals", "list", "--state", "denied", "--limit", "2")
+	o.expect(t, exitOK)
+	if strings.Contains(o.stderr, "more exist") {
+		t.Errorf("stderr %q: nothing more exists", o.stderr)
+	}
+	if n := len(f.got(palyrav1.ApprovalsService_ListApprovals_FullMethodName)); n != 3 {
+		t.Errorf("%d list calls, want the page and two looks past it", n)
+	}
+}

@@ -347,11 +347,31 @@ func collectPages[T any](cmd *cobra.Command, g *globals, limit int,
 		}
 		items = append(items, page...)
 		if limit > 0 && len(items) >= limit {
-			return items[:limit], next != "", nil
+			more, err := anyLeft(cmd, gw, next, fetch)
+			return items[:limit], more || len(items) > limit, err
 		}
 		if next == "" {
 			return items, false, nil
 		}
 		token = next
 	}
+}
+
+// anyLeft reports whether a page from token on holds anything: a page read under a filter
+// may come back empty with a token to go on from.
+func anyLeft[T any](cmd *cobra.Command, gw *gateway, token string,
+	fetch func(ctx context.Context, gw *gateway, size uint32, token string) ([]T, string, error)) (bool, error) {
+	for token != "" {
+		ctx, cancel := call(cmd.Context())
+		page, next, err := fetch(ctx, gw, 1, token)
+		cancel()
+		if err != nil {
+			return false, gw.fail(err)
+		}
+		if len(page) > 0 {
+			return true, nil
+		}
+		token = next
+	}
+	return false, nil
 }

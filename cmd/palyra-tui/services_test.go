@@ -39,3 +39,17 @@ func TestServicesUnknownNameIsAUsageError(t *testing.T) {
 		t.Error("a mistyped service name started a supervisor")
 	}
 }
+
+// TestAScopedTokensUIStartsNothing: the UI with a scoped token attaches to a running stack;
+// it neither starts a supervisor nor runs one in process.
+func TestAScopedTokensUIStartsNothing(t *testing.T) {
+	home := t.TempDir()
+	scoped := writeToken(t, t.TempDir(), "grafana.token", "pt_0a1b2c3d4e5f_"+testToken)
+	runCLI(t, context.Background(), nil, "--home", home, "--token-file", scoped).
+		expect(t, exitFailure, "a scoped token does not start one", "palyra-tui services start all")
+	runCLI(t, context.Background(), nil, "--home", home, "--token-file", scoped, "--embedded").
+		expect(t, exitFailure, "--embedded starts the services, which a scoped token may not")
+	if _, err := os.Stat(filepath.Join(home, "serve.log")); err == nil {
+		t.Error("a scoped token's UI started a supervisor")
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -33,8 +34,21 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stopSignals()
 
+	// Read here, not in the UI: it is a file read. A scoped token's UI starts nothing: it
+	// attaches to the stack the admin started.
+	scoped := adminclient.ScopedToken(cfg.Home, g.tokenFile)
 	var client *api.Client
-	if embedded {
+	switch {
+	case scoped && embedded:
+		return errors.New("--embedded starts the services, which a scoped token may not: use the admin token (without " + adminclient.TokenEnv + " or --token-file)")
+	case scoped:
+		var err error
+		if client, err = stack.Attach(ctx, cfg); errors.Is(err, api.ErrNotRunning) {
+			return fmt.Errorf("no supervisor runs for %s, and a scoped token does not start one: start it with the admin token (`palyra-tui services start all`)", cfg.Home)
+		} else if err != nil {
+			return err
+		}
+	case embedded:
 		failed, stop, err := serveInProcess(ctx, cfg, cfg.ServeLog())
 		if err != nil {
 			return err
@@ -44,7 +58,7 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 		if err != nil {
 			return err
 		}
-	} else {
+	default:
 		var err error
 		client, _, err = stack.Ensure(ctx, cfg)
 		if err != nil {
@@ -54,10 +68,9 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 	defer client.Close()
 
 	return tui.Run(ctx, client, tui.Options{
-		Home:      cfg.Home,
-		TokenFile: g.tokenFile,
-		// Read here, not in the UI: it is a file read.
-		ScopedToken: adminclient.ScopedToken(cfg.Home, g.tokenFile),
+		Home:        cfg.Home,
+		TokenFile:   g.tokenFile,
+		ScopedToken: scoped,
 		Gateway:     g.gateway,
 		GatewayCA:   g.gatewayCA,
 		FirstRun:    firstRun,

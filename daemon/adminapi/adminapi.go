@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -47,15 +48,17 @@ type Config struct {
 
 // API holds the services.
 type API struct {
-	cfg      Config
-	guard    guard
-	requests *rateLimit // RequestApproval, per token
+	cfg           Config
+	guard         guard
+	requests      *rateLimit // RequestApproval, per token
+	dailyRequests *rateLimit
 }
 
 // New returns the API over cfg.
 func New(cfg Config) *API {
 	return &API{cfg: cfg, guard: guard{access: cfg.Access, log: cfg.Logger},
-		requests: newRateLimit(requestsPerMinute, requestBurst)}
+		requests:      newRateLimit(time.Minute/requestsPerMinute, requestBurst),
+		dailyRequests: newRateLimit(24*time.Hour/requestsPerDay, requestsPerDay)}
 }
 
 // ServerOptions are the options the gRPC server must be built with: the token guard.

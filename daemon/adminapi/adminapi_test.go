@@ -365,7 +365,7 @@ func TestMintedCodeCarriesWhereAndWhomToTrust(t *testing.T) {
 	}
 	wantCode(t, errOf(admin.Pairing.MintCode(ctx, &palyrav1.MintCodeRequest{TtlMs: 1000})), codes.InvalidArgument, "a 1 s code")
 
-	page, err := f.store.Audit(0, 10)
+	page, err := f.store.Audit(0, 10, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

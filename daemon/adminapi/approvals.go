@@ -33,7 +33,13 @@ const (
 	// up to requestBurst.
 	requestsPerMinute = 60
 	requestBurst      = 20
+	// requestsPerDay bounds what one token can make palyrad keep: with the largest requests
+	// about 40 MB a day (settled approvals stay, as history).
+	requestsPerDay = 2000
 )
+
+// states are the approval states a list may ask for; "" is every state.
+var states = []string{"", store.ApprovalPending, store.ApprovalApproved, store.ApprovalDenied, store.ApprovalTimedOut}
 
 // WaitApproval's default and longest wait.
 const (
@@ -60,6 +66,9 @@ func (s approvalsServer) ListApprovals(_ context.Context, req *palyrav1.ListAppr
 		size = defaultApprovalsPage
 	case size > maxApprovalsPage:
 		return nil, status.Errorf(codes.InvalidArgument, "page_size %d: at most %d", size, maxApprovalsPage)
+	}
+	if !slices.Contains(states, req.GetState()) {
+		return nil, status.Errorf(codes.InvalidArgument, "state %q: want one of pending, approved, denied, timed_out, or none for every state", req.GetState())
 	}
 	before, err := parsePageToken(req.GetPageToken())
 	if err != nil {
@@ -187,7 +196,11 @@ func (s approvalsServer) RequestApproval(ctx context.Context, req *palyrav1.Requ
 	p := principalFrom(ctx)
 	if wait, ok := s.requests.allow(p.Actor(), now()); !ok {
 		return nil, status.Errorf(codes.ResourceExhausted, "token %q asked too often: at most %d approvals a minute; try again in %s",
-			p.Name, requestsPerMinute, wait.Round(time.Second))
+			p.Name, requestsPerMinute, roundUp(wait))
+	}
+	if wait, ok := s.dailyRequests.allow(p.Actor(), now()); !ok {
+		return nil, status.Errorf(codes.ResourceExhausted, "token %q asked too often: at most %d approvals a day; try again in %s",
+			p.Name, requestsPerDay, roundUp(wait))
 	}
 	a, err := s.cfg.Approvals.Ask(approvals.Request{
 		SubjectType: req.GetSubjectType(), SubjectID: req.GetSubjectId(), Risk: req.GetRisk(),
@@ -257,4 +270,9 @@ func parsePageToken(token string) (uint64, error) {
 		return 0, status.Errorf(codes.InvalidArgument, "page_token %q is not one this API gave", token)
 	}
 	return before, nil
+}
+
+// roundUp is a wait in whole seconds, never "0s".
+func roundUp(d time.Duration) time.Duration {
+	return max(time.Second, (d + time.Second - 1).Truncate(time.Second))
 }

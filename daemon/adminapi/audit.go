@@ -15,11 +15,12 @@ type auditServer struct {
 	palyrav1.UnimplementedAuditServiceServer
 }
 
-// The pages of ListAudit: entries are bounded (daemon/store cuts their text), so a page of the
-// largest size stays far below a message's limit.
+// The pages of ListAudit. Entries are bounded (daemon/store cuts their text), but a journal
+// written before that may hold large ones, so a page also ends at auditPageBytes.
 const (
 	defaultAuditPage = 200
 	maxAuditPage     = 1000
+	auditPageBytes   = 1 << 20
 )
 
 func (s auditServer) ListAudit(_ context.Context, req *palyrav1.ListAuditRequest) (*palyrav1.ListAuditReply, error) {
@@ -34,7 +35,7 @@ func (s auditServer) ListAudit(_ context.Context, req *palyrav1.ListAuditRequest
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.cfg.Store.Audit(before, size)
+	page, err := s.cfg.Store.Audit(before, size, auditPageBytes)
 	if err != nil {
 		return nil, statusOf(err)
 	}

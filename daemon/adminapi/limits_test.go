@@ -139,6 +139,7 @@ func TestListsStayBelowTheMessageLimit(t *testing.T) {
 		}
 	}
 	wantCode(t, errOf(admin.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{PageToken: "ap-3"})), codes.InvalidArgument, "a forged page token")
+	wantCode(t, errOf(admin.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{State: "denid"})), codes.InvalidArgument, "a state that does not exist")
 	wantCode(t, errOf(admin.Approvals.ListApprovals(ctx, &palyrav1.ListApprovalsRequest{PageSize: maxApprovalsPage + 1})), codes.InvalidArgument, "a page too big")
 	watch, err := admin.Approvals.WatchApprovals(ctx, &palyrav1.WatchApprovalsRequest{})
 	if err != nil {
@@ -247,7 +248,7 @@ func TestIdentitiesAreTokenIDs(t *testing.T) {
 		t.Fatalf("the successor's request: %v, %v; want pending, asked by ci#%s", next, err, second.GetToken().GetId())
 	}
 
-	page, err := f.store.Audit(0, 100)
+	page, err := f.store.Audit(0, 100, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

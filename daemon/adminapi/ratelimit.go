@@ -23,8 +23,9 @@ type bucket struct {
 // which loses nothing since a new caller starts full.
 const maxBuckets = 1024
 
-func newRateLimit(perMinute, burst int) *rateLimit {
-	return &rateLimit{burst: float64(burst), interval: time.Minute / time.Duration(perMinute), buckets: map[string]bucket{}}
+// newRateLimit lets burst calls through at once, then one every interval.
+func newRateLimit(interval time.Duration, burst int) *rateLimit {
+	return &rateLimit{burst: float64(burst), interval: interval, buckets: map[string]bucket{}}
 }
 
 // allow takes a call of caller at now from its bucket, or says how long until one is left.

@@ -362,7 +362,7 @@ func wantCode(t testing.TB, err error, code codes.Code, contains string) {
 // auditKinds returns the kinds of the audit entries about subject, oldest first.
 func (g *gateway) auditKinds(subject string) []string {
 	g.t.Helper()
-	page, err := g.st.Audit(0, 1000)
+	page, err := g.st.Audit(0, 1000, 1<<20)
 	if err != nil {
 		g.t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func TestPINBruteForceBurnsLivePINs(t *testing.T) {
 	if !strings.Contains(r.log.String(), "pairing code burned") || !strings.Contains(r.log.String(), pin.ID) {
 		t.Fatalf("the operator was not told:\n%s", r.log)
 	}
-	page, err := r.st.Audit(0, 1)
+	page, err := r.st.Audit(0, 1, 1<<20)
 	journal := page.Entries
 	if err != nil || len(journal) != 1 || journal[0].Kind != "pairing.code_burned" || journal[0].Subject != pin.ID {
 		t.Fatalf("the burn is not in the audit journal: %+v, %v", journal, err)

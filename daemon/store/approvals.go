@@ -210,9 +210,15 @@ type ApprovalPage struct {
 	Next      uint64
 }
 
+// maxVisited bounds the records one page reads: a state that few approvals are in cannot
+// make a single call walk the whole history. Such a page may come back short, even empty,
+// with a Next to go on from.
+var maxVisited = 10000 // a variable for the tests
+
 // Approvals returns up to limit approvals in state (every state when empty) older than
 // before (0: from the newest), newest first, and stops early once the page holds maxBytes of
-// records, so that no page outgrows a message, whatever the history holds.
+// records, so that no page outgrows a message, whatever the history holds, or once it has
+// read maxVisited records.
 func (s *Store) Approvals(state string, before uint64, limit, maxBytes int) (ApprovalPage, error) {
 	var page ApprovalPage
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -231,13 +237,14 @@ func (s *Store) Approvals(state string, before uint64, limit, maxBytes int) (App
 				k, _ = c.Prev()
 			}
 		}
-		size := 0
+		size, visited := 0, 0
 		for ; k != nil; k, _ = c.Prev() {
 			seq := binary.BigEndian.Uint64(k)
-			if len(page.Approvals) == limit || size >= maxBytes {
+			if len(page.Approvals) == limit || size >= maxBytes || visited == maxVisited {
 				page.Next = seq + 1
 				return nil
 			}
+			visited++
 			raw := tx.Bucket(bucketApprovals).Get(k)
 			if raw == nil {
 				return fmt.Errorf("approval %d: indexed but not stored", seq)
@@ -291,16 +298,32 @@ func putApprovalTx(tx *bolt.Tx, a Approval) error {
 	return tx.Bucket(bucketPendingApprovals).Delete(key)
 }
 
-// indexPendingApprovalsTx builds the pending index of a file from before it existed.
+// migratedMaxWait is how long an approval asked before waits were bounded may still wait.
+const migratedMaxWait = 24 * time.Hour
+
+// indexPendingApprovalsTx builds the pending index of a file from before it existed, and
+// brings waits asked before they were bounded (one of 60 years was possible) to a day.
 func indexPendingApprovalsTx(tx *bolt.Tx) error {
-	index := tx.Bucket(bucketPendingApprovals)
-	return tx.Bucket(bucketApprovals).ForEach(func(k, raw []byte) error {
+	var pending []Approval
+	err := tx.Bucket(bucketApprovals).ForEach(func(_, raw []byte) error {
 		a, err := decodeApproval(raw)
-		if err != nil || a.State != ApprovalPending {
+		if err == nil && a.State == ApprovalPending {
+			pending = append(pending, a)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range pending { // written after the walk: no puts under a moving cursor
+		if limit := a.CreatedAt.Add(migratedMaxWait); a.ExpiresAt.After(limit) {
+			a.ExpiresAt = limit
+		}
+		if err := putApprovalTx(tx, a); err != nil {
 			return err
 		}
-		return index.Put(append([]byte(nil), k...), []byte(a.Requester))
-	})
+	}
+	return nil
 }
 
 func timeOutTx(tx *bolt.Tx, a Approval, now time.Time) (Approval, error) {

@@ -112,6 +112,33 @@ func TestApprovalPagesWalkTheHistoryNewestFirst(t *testing.T) {
 	}
 }
 
+func TestAPageReadsSoManyRecordsAtMost(t *testing.T) {
+	saved := maxVisited
+	maxVisited = 3
+	t.Cleanup(func() { maxVisited = saved })
+	s := openAt(t, filepath.Join(t.TempDir(), FileName))
+	for i := range 7 {
+		newApproval(t, s, "ci", fmt.Sprint("job-", i), time.Hour)
+	}
+	if _, err := s.DecideApproval(1, false, Decision{Reason: "no", Decider: "admin", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var pages []string
+	for before := uint64(0); ; {
+		page, err := s.Approvals(ApprovalDenied, before, 10, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, ids(page.Approvals))
+		if before = page.Next; before == 0 {
+			break
+		}
+	}
+	if got, want := strings.Join(pages, " | "), " |  | ap-1"; got != want {
+		t.Fatalf("denied, 3 records read a page: %q, want %q", got, want)
+	}
+}
+
 func TestARequesterMayHaveSoManyPending(t *testing.T) {
 	s := openAt(t, filepath.Join(t.TempDir(), FileName))
 	now := time.Now()
@@ -143,7 +170,7 @@ func TestOpenIndexesThePendingApprovalsOfAnOlderFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	newApproval(t, s, "ci", "one", time.Hour)
-	newApproval(t, s, "ci", "two", time.Hour)
+	forever := newApproval(t, s, "ci", "two", 60*365*24*time.Hour)
 	if _, err := s.DecideApproval(1, true, Decision{Scope: "once", Decider: "admin", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +195,9 @@ func TestOpenIndexesThePendingApprovalsOfAnOlderFile(t *testing.T) {
 	pending, err := s.PendingApprovals()
 	if err != nil || ids(pending) != "ap-2" {
 		t.Fatalf("pending after the migration: %s, %v; want ap-2", ids(pending), err)
+	}
+	if want := forever.CreatedAt.Add(migratedMaxWait); !pending[0].ExpiresAt.Equal(want) {
+		t.Errorf("a 60-year wait expires %v after the migration, want a day after it was asked (%v)", pending[0].ExpiresAt, want)
 	}
 	s.Close()
 	if v := readSchemaVersion(t, path); v != schemaVersion {

@@ -146,8 +146,10 @@ type AuditPage struct {
 	Next    uint64
 }
 
-// Audit returns up to limit entries older than before (0: from the newest), newest first.
-func (s *Store) Audit(before uint64, limit int) (AuditPage, error) {
+// Audit returns up to limit entries older than before (0: from the newest), newest first,
+// stopping early once the page holds maxBytes of records: entries written before their text
+// was bounded may be large.
+func (s *Store) Audit(before uint64, limit, maxBytes int) (AuditPage, error) {
 	var page AuditPage
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
@@ -161,8 +163,9 @@ func (s *Store) Audit(before uint64, limit int) (AuditPage, error) {
 				k, raw = c.Prev()
 			}
 		}
+		size := 0
 		for ; k != nil; k, raw = c.Prev() {
-			if len(page.Entries) == limit {
+			if len(page.Entries) == limit || size >= maxBytes {
 				page.Next = binary.BigEndian.Uint64(k) + 1
 				return nil
 			}
@@ -171,6 +174,7 @@ func (s *Store) Audit(before uint64, limit int) (AuditPage, error) {
 				return fmt.Errorf("audit entry %x: %w", k, err)
 			}
 			page.Entries = append(page.Entries, e)
+			size += len(raw)
 		}
 		return nil
 	})

@@ -136,7 +136,7 @@ func TestAuditPagesGoFromTheNewestToTheOldest(t *testing.T) {
 	s, _ := journal(t, 5)
 	var pages []string
 	for before := uint64(0); ; {
-		page, err := s.Audit(before, 2)
+		page, err := s.Audit(before, 2, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,9 +152,17 @@ func TestAuditPagesGoFromTheNewestToTheOldest(t *testing.T) {
 	if got, want := strings.Join(pages, " | "), "ap-4,ap-3 | ap-2,ap-1 | ap-0"; got != want {
 		t.Fatalf("pages %s, want %s", got, want)
 	}
-	page, err := s.Audit(3, 10)
+	page, err := s.Audit(3, 10, 1<<20)
 	if err != nil || len(page.Entries) != 2 || page.Entries[0].Seq != 2 || page.Next != 0 {
 		t.Fatalf("the page before entry 3: %+v, %v", page, err)
+	}
+}
+
+func TestAuditPagesEndAtTheirByteBudget(t *testing.T) {
+	s, _ := journal(t, 3)
+	page, err := s.Audit(0, 10, 1)
+	if err != nil || len(page.Entries) != 1 || page.Entries[0].Seq != 3 || page.Next != 3 {
+		t.Fatalf("a page of one byte: %+v, %v; want the newest entry alone, then more", page, err)
 	}
 }
 

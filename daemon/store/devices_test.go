@@ -28,7 +28,7 @@ func fresh(t *testing.T) *Store {
 
 func auditKinds(t *testing.T, s *Store) []string {
 	t.Helper()
-	page, err := s.Audit(0, 100)
+	page, err := s.Audit(0, 100, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

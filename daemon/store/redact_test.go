@@ -44,7 +44,7 @@ func TestApprovalTextsAndAuditDetailsAreStoredRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := s.Audit(0, 10)
+	page, err := s.Audit(0, 10, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,8 @@ import (
 // Clean returns s made safe: invalid UTF-8 becomes U+FFFD; C0 and C1 control characters,
 // DEL and whole escape sequences (CSI, OSC, DCS, SOS, PM, APC and short ESC sequences) are
 // removed; invisible characters (bidi controls, zero-width and other format characters, line
-// and paragraph separators) are removed; tabs and line breaks become spaces. Text that is already safe is returned as is, without allocating.
+// and paragraph separators) are removed; tabs and line breaks become spaces. Text that is
+// already safe is returned as is, without allocating.
 func Clean(s string) string {
 	if isClean(s) {
 		return s
