@@ -28,7 +28,10 @@ fi
 [[ -x bin/protoc-gen-go ]] || go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 [[ -x bin/protoc-gen-go-grpc ]] || go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
-if [[ ! -x bin/just ]]; then
+# `just` is a convenience (nothing the tests run needs it), published through npm.
+if [[ ! -x bin/just ]] && ! command -v npm >/dev/null; then
+  echo "install-tools: npm not found, so no ./bin/just; the justfile's recipes are plain commands (apt-get install npm for just)" >&2
+elif [[ ! -x bin/just ]]; then
   tmp=$(mktemp -d)
   (cd "$tmp" && npm install --silent --no-fund --no-audit rust-just-linux-x64@1.58.0 >/dev/null)
   cp "$tmp/node_modules/rust-just-linux-x64/bin/just" bin/just
