@@ -60,12 +60,9 @@ type approvalsServer struct {
 }
 
 func (s approvalsServer) ListApprovals(_ context.Context, req *palyrav1.ListApprovalsRequest) (*palyrav1.ListApprovalsReply, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size == 0:
-		size = defaultApprovalsPage
-	case size > maxApprovalsPage:
-		return nil, status.Errorf(codes.InvalidArgument, "page_size %d: at most %d", size, maxApprovalsPage)
+	size, err := pageSize(req.GetPageSize(), defaultApprovalsPage, maxApprovalsPage)
+	if err != nil {
+		return nil, err
 	}
 	if !slices.Contains(states, req.GetState()) {
 		return nil, status.Errorf(codes.InvalidArgument, "state %q: want one of pending, approved, denied, timed_out, or none for every state", req.GetState())
@@ -249,6 +246,18 @@ func approvalProto(a store.Approval) *palyrav1.Approval {
 		CreatedUnixMs: unixMs(a.CreatedAt), ExpiresUnixMs: unixMs(a.ExpiresAt), State: a.State,
 		Scope: a.Decision.Scope, GrantMs: a.Decision.Grant.Milliseconds(), Reason: a.Decision.Reason,
 		Decider: a.Decision.Decider, DecidedUnixMs: unixMs(a.Decision.At),
+	}
+}
+
+// pageSize is a request's page size: def for 0, refused above most.
+func pageSize(asked uint32, def, most int) (int, error) {
+	switch size := int(asked); {
+	case size == 0:
+		return def, nil
+	case size > most:
+		return 0, status.Errorf(codes.InvalidArgument, "page_size %d: at most %d", size, most)
+	default:
+		return size, nil
 	}
 }
 

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
 
@@ -24,12 +21,9 @@ const (
 )
 
 func (s auditServer) ListAudit(_ context.Context, req *palyrav1.ListAuditRequest) (*palyrav1.ListAuditReply, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size == 0:
-		size = defaultAuditPage
-	case size > maxAuditPage:
-		return nil, status.Errorf(codes.InvalidArgument, "page_size %d: at most %d", size, maxAuditPage)
+	size, err := pageSize(req.GetPageSize(), defaultAuditPage, maxAuditPage)
+	if err != nil {
+		return nil, err
 	}
 	before, err := parsePageToken(req.GetPageToken())
 	if err != nil {

@@ -227,16 +227,7 @@ func (s *Store) Approvals(state string, before uint64, limit, maxBytes int) (App
 			index = tx.Bucket(bucketPendingApprovals)
 		}
 		c := index.Cursor()
-		k, _ := c.Last()
-		if before != 0 {
-			k, _ = c.Seek(seqKey(before))
-			if k == nil {
-				k, _ = c.Last()
-			}
-			for k != nil && binary.BigEndian.Uint64(k) >= before {
-				k, _ = c.Prev()
-			}
-		}
+		k, _ := lastBefore(c, before)
 		size, visited := 0, 0
 		for ; k != nil; k, _ = c.Prev() {
 			seq := binary.BigEndian.Uint64(k)

@@ -139,6 +139,19 @@ func auditHash(e AuditEntry) [32]byte {
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
+// lastBefore puts c, over a bucket keyed by seqKey, on the newest record below before
+// (0: the newest of all), the start of a page walked with Prev.
+func lastBefore(c *bolt.Cursor, before uint64) (k, v []byte) {
+	if before == 0 {
+		return c.Last()
+	}
+	k, v = c.Seek(seqKey(before))
+	if k == nil {
+		return c.Last()
+	}
+	return c.Prev() // Seek stopped at the first key >= before
+}
+
 // AuditPage is one page of the journal, newest first. Next, when not 0, is the Before of the
 // next page; 0 means the oldest entry is in this page.
 type AuditPage struct {
@@ -153,16 +166,7 @@ func (s *Store) Audit(before uint64, limit, maxBytes int) (AuditPage, error) {
 	var page AuditPage
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
-		k, raw := c.Last()
-		if before != 0 {
-			k, raw = c.Seek(seqKey(before))
-			if k == nil {
-				k, raw = c.Last()
-			}
-			for k != nil && binary.BigEndian.Uint64(k) >= before {
-				k, raw = c.Prev()
-			}
-		}
+		k, raw := lastBefore(c, before)
 		size := 0
 		for ; k != nil; k, raw = c.Prev() {
 			if len(page.Entries) == limit || size >= maxBytes {
