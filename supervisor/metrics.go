@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/palyra/palyra/internal/diskspace"
 )
 
 type sampleTarget struct {
@@ -62,9 +62,10 @@ func (s *Supervisor) sample(prev map[int]procSample) map[int]procSample {
 	}
 
 	free := int64(-1)
-	var fs unix.Statfs_t
-	if s.info.Home != "" && unix.Statfs(s.info.Home, &fs) == nil {
-		free = int64(fs.Bavail) * fs.Bsize
+	if s.info.Home != "" {
+		if n, err := diskspace.Free(s.info.Home); err == nil {
+			free = int64(n)
+		}
 	}
 
 	changed := false

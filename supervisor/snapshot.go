@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/palyra/palyra/internal/diskspace"
 )
 
 // Snapshot returns a copy of the current state that the caller may keep and change.
@@ -26,7 +28,7 @@ func (s *Supervisor) Snapshot() Snapshot {
 	if diskFree >= 0 && diskFree < DiskFullBelow {
 		// Nothing stops, but nothing new is kept: decisions are refused and log lines lost.
 		snap.Reasons = append(snap.Reasons, fmt.Sprintf("disk: the file system of %s is full (%s free): palyrad cannot save "+
-			"approvals or devices and log lines are lost; free space there", s.info.Home, byteSize(diskFree)))
+			"approvals or devices and log lines are lost; free space there", s.info.Home, diskspace.Format(uint64(diskFree))))
 		if snap.Overall == OverallHealthy {
 			snap.Overall = OverallDegraded
 		}
@@ -37,16 +39,6 @@ func (s *Supervisor) Snapshot() Snapshot {
 // DiskFullBelow is the free space under which the state directory's file system counts as
 // full: less than a bbolt transaction or a batch of log lines may need.
 const DiskFullBelow = 1 << 20
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d B", n)
-}
 
 func cloneStatus(st ServiceStatus) ServiceStatus {
 	st.Addrs = maps.Clone(st.Addrs)

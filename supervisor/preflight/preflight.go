@@ -13,10 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/palyra/palyra/internal/admintls"
+	"github.com/palyra/palyra/internal/diskspace"
 	"github.com/palyra/palyra/internal/portholder"
 	"github.com/palyra/palyra/supervisor"
 )
@@ -173,14 +173,13 @@ func adminAPI(a AdminAPI) supervisor.Check {
 
 func diskSpace(home string) supervisor.Check {
 	c := supervisor.Check{Key: "disk_space", Label: "Disk space", Status: supervisor.CheckOK}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(home, &st); err != nil {
+	free, err := diskspace.Free(home)
+	if err != nil {
 		c.Status = supervisor.CheckWarning
 		c.Detail = "cannot read free space: " + err.Error()
 		return c
 	}
-	free := st.Bavail * uint64(st.Bsize)
-	c.Detail = fmt.Sprintf("%s free on the state directory's file system", bytesHuman(free))
+	c.Detail = fmt.Sprintf("%s free on the state directory's file system", diskspace.Format(free))
 	switch {
 	case free < 100<<20:
 		return blocked(c, c.Detail, "free disk space; logs and databases need room to grow")
@@ -288,15 +287,4 @@ func envName(service string) string {
 		return "BROWSERD"
 	}
 	return "SERVICE"
-}
-
-func bytesHuman(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
-	default:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
 }
