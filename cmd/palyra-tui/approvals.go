@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -298,8 +296,8 @@ func newApprovalsWatchCmd(g *globals) *cobra.Command {
 			"if palyrad ends the stream it exits 1, so a supervising script can start it again.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			defer interruptible(cmd)()
+			ctx := cmd.Context()
 			gw, err := dialGateway(ctx, g)
 			if err != nil {
 				return err
@@ -364,9 +362,7 @@ func newApprovalsRequestCmd(g *globals) *cobra.Command {
 				return err
 			}
 			// From the start: an interrupt after the id is printed must say how to wait on.
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			cmd.SetContext(ctx)
+			defer interruptible(cmd)()
 			a, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.Approval, error) {
 				return gw.Approvals.RequestApproval(ctx, &req)
 			})
@@ -405,9 +401,7 @@ func newApprovalsWaitCmd(g *globals) *cobra.Command {
 			"prints the outcome (with --json, the approval as one JSON line).",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			cmd.SetContext(ctx)
+			defer interruptible(cmd)()
 			a, err := awaitDecision(cmd, g, &palyrav1.Approval{Id: args[0], State: "pending"})
 			if err != nil {
 				return err

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/signal"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,8 +60,8 @@ func newLogsCmd(g *globals) *cobra.Command {
 					q.Tail = -1 // everything since then
 				}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			defer interruptible(cmd)()
+			ctx := cmd.Context()
 			out := newLogPrinter(cmd.OutOrStdout(), asJSON)
 			defer out.w.Flush()
 			client, err := stack.Attach(ctx, g.cfg)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -131,6 +133,14 @@ func newRootCmd() *cobra.Command {
 		c.SilenceUsage = true
 	}
 	return root
+}
+
+// interruptible makes SIGINT and SIGTERM end cmd's context, for a command that waits or
+// follows; it returns the func that lets go of the signals.
+func interruptible(cmd *cobra.Command) (stop func()) {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	cmd.SetContext(ctx)
+	return stop
 }
 
 // exactArgs is cobra.ExactArgs reporting a usage error.
