@@ -140,11 +140,8 @@ func newShutdownCmd(g *globals) *cobra.Command {
 // this keeps a scoped token's view read-only wherever it is used. palyrad says what the token
 // may do, so a scoped token cannot act while palyrad does not answer.
 func mayOperateServices(cmd *cobra.Command, g *globals) error {
-	if _, err := adminclient.LoadToken(g.cfg.Home, g.tokenFile); err != nil && g.tokenFile != "" {
-		return err // a token named but unusable: say why, not that it is a scoped one
-	}
-	if !adminclient.ScopedToken(g.cfg.Home, g.tokenFile) {
-		return nil
+	if scoped, err := adminclient.ScopedToken(g.cfg.Home, g.tokenFile); err != nil || !scoped {
+		return err
 	}
 	who, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.WhoAmIReply, error) {
 		return gw.Access.WhoAmI(ctx, &palyrav1.WhoAmIRequest{})

@@ -36,13 +36,15 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 
 	// Read here, not in the UI: it is a file read. A scoped token's UI starts nothing: it
 	// attaches to the stack the admin started.
-	scoped := adminclient.ScopedToken(cfg.Home, g.tokenFile)
+	scoped, err := adminclient.ScopedToken(cfg.Home, g.tokenFile)
+	if err != nil {
+		return err
+	}
 	var client *api.Client
 	switch {
 	case scoped && embedded:
 		return errors.New("--embedded starts the services, which a scoped token may not: use the admin token (without " + adminclient.TokenEnv + " or --token-file)")
 	case scoped:
-		var err error
 		if client, err = stack.Attach(ctx, cfg); errors.Is(err, api.ErrNotRunning) {
 			return fmt.Errorf("no supervisor runs for %s, and a scoped token does not start one: start it with the admin token (`palyra-tui services start all`)", cfg.Home)
 		} else if err != nil {
@@ -59,7 +61,6 @@ func runTUI(ctx context.Context, g *globals, embedded bool) error {
 			return err
 		}
 	default:
-		var err error
 		client, _, err = stack.Ensure(ctx, cfg)
 		if err != nil {
 			return err

@@ -159,17 +159,18 @@ const ServicesOperate = "services.operate"
 
 // ScopedToken reports whether the token the clients would use is a scoped one: set through
 // $PALYRA_TOKEN or tokenFile, and not <home>/admin.token's. Such a token's permissions are
-// palyrad's to say, so a client asks before it acts for it.
-func ScopedToken(home, tokenFile string) bool {
+// palyrad's to say, so a client asks before it acts for it. A token set but unusable (a
+// missing file, one others can read) is the error.
+func ScopedToken(home, tokenFile string) (bool, error) {
 	if strings.TrimSpace(os.Getenv(TokenEnv)) == "" && tokenFile == "" {
-		return false
+		return false, nil
 	}
 	token, err := LoadToken(home, tokenFile)
 	if err != nil {
-		return true // unusable as the admin token, whatever it is
+		return false, err
 	}
 	admin, err := readTokenFile(filepath.Join(home, AdminTokenFile))
-	return err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(admin)) != 1
+	return err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(admin)) != 1, nil
 }
 
 // AdminAddr is the daemon's admin address from a supervisor snapshot, or "" while the daemon
