@@ -289,7 +289,10 @@ func (a *actor) lastWords(r *run) string {
 	case <-r.captured:
 	case <-time.After(lastWordsWait):
 	}
-	lines := a.s.logs.Tail([]string{a.svc.spec.Name}, 20)
+	lines, err := a.s.logs.Tail([]string{a.svc.spec.Name}, 20)
+	if err != nil {
+		return ""
+	}
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := lines[i]
 		if l.Stream != logs.Stderr || l.Time.Before(r.startedAt) || strings.TrimSpace(l.Text) == "" {

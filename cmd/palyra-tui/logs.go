@@ -76,6 +76,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			progress := catchUp{w: cmd.ErrOrStderr()}
 			for {
 				batch, err := stream.Recv()
 				if errors.Is(err, io.EOF) || ctx.Err() != nil {
@@ -90,6 +91,10 @@ func newLogsCmd(g *globals) *cobra.Command {
 				if batch.Dropped > 0 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "palyra-tui: %s skipped because this reader fell behind\n", plural.Count(int(batch.Dropped), "line", "lines"))
 				}
+				if batch.Unstored > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "palyra-tui: %s never reached the log files (see `palyra-tui status`)\n", plural.Count(int(batch.Unstored), "line", "lines"))
+				}
+				progress.report(batch.Behind)
 				// Follow mode flushes per batch so a pipe sees lines promptly; batches are
 				// large under load, so this stays cheap.
 				if err := out.w.Flush(); err != nil {
@@ -106,6 +111,27 @@ func newLogsCmd(g *globals) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	f.IntVarP(&lines, "lines", "n", 100, "stored lines to print first, the newest; -1 all (with --since: all unless given)")
 	return cmd
+}
+
+// catchUp says on stderr when a follower falls behind the services and reads on from the
+// files, and when it has caught up again.
+type catchUp struct {
+	w      io.Writer
+	behind bool
+}
+
+// catchUpFrom is how far behind a follower is before it says so: more than a few batches.
+const catchUpFrom = 8 << 20
+
+func (c *catchUp) report(behind int64) {
+	switch {
+	case !c.behind && behind > catchUpFrom:
+		c.behind = true
+		fmt.Fprintf(c.w, "palyra-tui: catching up from the log files (%d MiB behind)\n", behind>>20)
+	case c.behind && behind == 0:
+		c.behind = false
+		fmt.Fprintln(c.w, "palyra-tui: caught up")
+	}
 }
 
 // printStoredLogs prints the stored lines q selects straight from the log files, for when no

@@ -14,6 +14,7 @@ import (
 
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/supervisor/logs"
 )
 
 // ErrNotRunning means no supervisor answers on the socket.
@@ -161,7 +162,11 @@ func (s logStream) Recv() (LogBatch, error) {
 	if err != nil {
 		return LogBatch{}, s.c.mapStreamErr(err)
 	}
-	return LogBatch{Lines: linesFromProto(p.GetLines()), Dropped: p.GetDropped()}, nil
+	lines := linesFromProto(p.GetLines())
+	for _, b := range p.GetBlocks() {
+		lines = logs.AppendLines(lines, logs.Block{Service: b.GetService(), Records: b.GetRecords()})
+	}
+	return LogBatch{Lines: lines, Dropped: p.GetDropped(), Unstored: p.GetUnstored(), Behind: p.GetBehindBytes()}, nil
 }
 
 // StartService starts one service or "all".

@@ -20,8 +20,7 @@ import (
 // waitTimeout bounds every wait; generous for a loaded 2-core machine.
 const waitTimeout = 10 * time.Second
 
-// ringLines is the test store's in-memory ring per service, small so a test can show that
-// --since reads the files rather than the ring.
+// ringLines is a count of lines the log tests write in a step.
 const ringLines = 64
 
 // testchild is the path of the supervisor's helper binary, built by TestMain.
@@ -83,7 +82,7 @@ func newRig(t *testing.T) *rig {
 // newRigIn is newRig with its log files in dir.
 func newRigIn(t *testing.T, dir string) *rig {
 	t.Helper()
-	store, err := logs.Open(logs.Options{Dir: dir, RingLines: ringLines})
+	store, err := logs.Open(logs.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +133,10 @@ func newRigIn(t *testing.T, dir string) *rig {
 	// state changes; wait for both so that no line but a test's own comes later.
 	for _, name := range []string{"alpha", "beta"} {
 		poll(t, name+"'s ready lines are stored", func() bool {
-			lines := store.Tail([]string{name}, -1)
+			lines, err := store.Tail([]string{name}, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return slices.ContainsFunc(lines, func(l logs.Line) bool { return strings.HasPrefix(l.Text, "ready ") }) &&
 				slices.ContainsFunc(lines, func(l logs.Line) bool { return strings.Contains(l.Text, "palyra_ready") })
 		})

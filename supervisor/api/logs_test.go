@@ -24,12 +24,12 @@ func (r *rig) note(service, prefix string, n int) []string {
 	return want
 }
 
-// lastLine returns the newest line in memory about service.
+// lastLine returns the newest line stored about service.
 func (r *rig) lastLine(t *testing.T, service string) logs.Line {
 	t.Helper()
-	tail := r.store.Tail([]string{service}, 1)
-	if len(tail) != 1 {
-		t.Fatalf("no line about %s in memory", service)
+	tail, err := r.store.Tail([]string{service}, 1)
+	if err != nil || len(tail) != 1 {
+		t.Fatalf("no line about %s stored (%v)", service, err)
 	}
 	return tail[0]
 }
@@ -63,11 +63,10 @@ func TestLogsTail(t *testing.T) {
 	}
 }
 
-// TestLogsTailReachesPastTheRing: a tail longer than memory holds is read on in the files,
-// those of an earlier supervisor too, in order and without a line sent twice.
+// TestLogsTailReachesPastTheRing: a tail reaches into the files of an earlier supervisor, in order and without a line sent twice.
 func TestLogsTailReachesPastTheRing(t *testing.T) {
 	dir := t.TempDir()
-	earlier, err := logs.Open(logs.Options{Dir: dir, RingLines: ringLines})
+	earlier, err := logs.Open(logs.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +179,7 @@ func TestLogsFollow(t *testing.T) {
 // subscription; the stream must carry it once.
 func TestLogsFollowSendsTheOverlapOnce(t *testing.T) {
 	r := newRig(t)
-	_, socket, _ := serve(t, Config{Engine: r.sup, Logs: noteOnSubscribe{Store: r.store, service: "alpha", text: "overlap"}})
+	_, socket, _ := serve(t, Config{Engine: r.sup, Logs: noteOnFollow{Store: r.store, service: "alpha", text: "overlap"}})
 	srv := dial(t, socket)
 	r.note("alpha", "old", 3)
 
@@ -188,8 +187,7 @@ func TestLogsFollowSendsTheOverlapOnce(t *testing.T) {
 		name  string
 		query func() LogQuery
 	}{
-		{"tail from memory", func() LogQuery { return LogQuery{Tail: 3} }},
-		// The time comes from the ring, so it matches the file to the nanosecond.
+		{"tail", func() LogQuery { return LogQuery{Tail: 3} }},
 		{"since from disk", func() LogQuery { return LogQuery{Since: r.lastLine(t, "alpha").Time} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,17 +218,17 @@ func TestLogsFollowSendsTheOverlapOnce(t *testing.T) {
 	}
 }
 
-// noteOnSubscribe is the real store with a line written right after a query subscribes and
-// before it reads the stored lines, the moment a line could be sent twice.
-type noteOnSubscribe struct {
+// noteOnFollow is the real store with a line written right after a query starts following
+// and before it reads the stored lines, the moment a line could be sent twice.
+type noteOnFollow struct {
 	*logs.Store
 	service, text string
 }
 
-func (n noteOnSubscribe) Subscribe(services []string, buffer int) *logs.Subscription {
-	sub := n.Store.Subscribe(services, buffer)
+func (n noteOnFollow) Follow(services []string) *logs.Follower {
+	f := n.Store.Follow(services)
 	n.Store.Note(n.service, n.text)
-	return sub
+	return f
 }
 
 // recvUntil reads batches until one holds a line with text last.

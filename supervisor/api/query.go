@@ -18,8 +18,10 @@ type LogQuery struct {
 
 // LogBatch is one message of a log stream.
 type LogBatch struct {
-	Lines   []logs.Line
-	Dropped uint64 // lines skipped for this stream because the reader was too slow
+	Lines    []logs.Line
+	Dropped  uint64 // lines skipped for this stream because the reader fell too far behind
+	Unstored uint64 // lines that never reached the log files (a full or failing disk)
+	Behind   int64  // bytes written that the stream has yet to send: catching up when large
 }
 
 // SnapshotStream yields the current snapshot, then one per change, until an error.

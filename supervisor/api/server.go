@@ -36,7 +36,7 @@ type Engine interface {
 // LogSource is what the server needs from the log store.
 type LogSource interface {
 	Read(q logs.Query, yield func(logs.Line) bool) error
-	Subscribe(services []string, buffer int) *logs.Subscription
+	Follow(services []string) *logs.Follower
 }
 
 // Server is the supervisor's gRPC API.
@@ -168,15 +168,15 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 	}
 	services := req.GetServices()
 
-	// Subscribe before reading the stored lines so nothing falls between the two; the
+	// Follow before reading the stored lines so nothing falls between the two; the
 	// overlap is dropped by sequence number.
-	var sub *logs.Subscription
+	var follower *logs.Follower
 	if req.GetFollow() {
-		sub = s.logs.Subscribe(services, 64)
-		defer sub.Close()
+		follower = s.logs.Follow(services)
+		defer follower.Close()
 	}
 
-	var last uint64 // the newest line sent; the subscription sends only newer ones
+	var last uint64 // the newest line sent; the follower sends only newer ones
 	if tail := int(req.GetTail()); req.GetSince() != nil || tail != 0 {
 		// The last N matching lines, as journalctl -g -n gives, not the matches among the last N.
 		q := logs.Query{Services: services, Last: max(tail, 0)}
@@ -191,43 +191,48 @@ func (s *Server) Logs(req *palyrav1.LogsRequest, stream grpc.ServerStreamingServ
 			return err
 		}
 	}
-	if sub == nil {
+	if follower == nil {
 		return nil
 	}
-	var reported uint64
+	follower.SkipThrough(last)
+	return s.follow(stream, follower, grep)
+}
+
+// follow sends what the follower reads from the files, in blocks of records as they lie
+// there, until the client goes or the store closes. A client slower than the services
+// falls behind and catches up from the files; the batches say how far behind it is.
+func (s *Server) follow(stream grpc.ServerStreamingServer[palyrav1.LogBatch], f *logs.Follower, grep *regexp.Regexp) error {
 	for {
+		changed := f.Changed()
+		ch, err := f.Read(maxBatchBytes)
+		if err != nil {
+			return status.Errorf(codes.Internal, "%v", err)
+		}
+		if len(ch.Blocks) > 0 || ch.Skipped > 0 || ch.Unstored > 0 {
+			batch := &palyrav1.LogBatch{Dropped: ch.Skipped, Unstored: ch.Unstored, BehindBytes: ch.Behind}
+			for _, b := range ch.Blocks {
+				records := b.Records
+				if grep != nil {
+					records = logs.FilterRecords(b, func(l logs.Line) bool { return matches(grep, l) })
+				}
+				if len(records) > 0 {
+					batch.Blocks = append(batch.Blocks, &palyrav1.LogBlock{Service: b.Service, Records: records})
+				}
+			}
+			if err := stream.Send(batch); err != nil {
+				return err
+			}
+			continue
+		}
+		if f.Done() {
+			return nil
+		}
 		select {
 		case <-stream.Context().Done():
 			return nil
 		case <-s.closing:
 			return status.Error(codes.Unavailable, "the supervisor is shutting down")
-		case batch, ok := <-sub.C():
-			if !ok {
-				return nil
-			}
-			lines := filterLines(batch, grep, last)
-			// Coalesce what else is waiting: one message per pipe read would cost more to
-			// send than the child took to write it, and a flood would outrun the stream.
-			size := textBytes(lines)
-		more:
-			for size < maxBatchBytes {
-				select {
-				case next, ok := <-sub.C():
-					if !ok {
-						break more
-					}
-					next = filterLines(next, grep, last)
-					lines = append(lines[:len(lines):len(lines)], next...)
-					size += textBytes(next)
-				default:
-					break more
-				}
-			}
-			dropped := sub.Dropped()
-			if err := sendLines(stream, lines, dropped-reported); err != nil {
-				return err
-			}
-			reported = dropped
+		case <-changed:
 		}
 	}
 }
@@ -254,30 +259,6 @@ func (s *Server) sendStored(stream grpc.ServerStreamingServer[palyrav1.LogBatch]
 		return 0, status.Errorf(codes.Internal, "%v", readErr)
 	}
 	return last, sendLines(stream, batch, 0)
-}
-
-func textBytes(lines []logs.Line) int {
-	n := 0
-	for _, l := range lines {
-		n += len(l.Text) + lineOverhead
-	}
-	return n
-}
-
-// filterLines keeps lines after seq `after` that match grep. It returns lines itself when it
-// keeps them all, and otherwise a new slice: subscription batches are shared, never written.
-func filterLines(lines []logs.Line, grep *regexp.Regexp, after uint64) []logs.Line {
-	if grep == nil && (len(lines) == 0 || lines[0].Seq > after) {
-		return lines
-	}
-	out := lines[:0:0]
-	for _, l := range lines {
-		if l.Seq <= after || (grep != nil && !matches(grep, l)) {
-			continue
-		}
-		out = append(out, l)
-	}
-	return out
 }
 
 // matches reports whether grep matches the text as operators read it: a JSON line compacted

@@ -3,25 +3,32 @@ package logs
 import (
 	"bytes"
 	"io"
+	"os"
 	"strconv"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/palyra/palyra/internal/redact"
 	"github.com/palyra/palyra/internal/textsafe"
 )
 
-// readSize is the most read from a pipe at once, the pipe buffer size on Linux.
-const readSize = 64 << 10
+// readSize is the most read from a pipe at once. A child blocked on a full pipe waits about
+// as long as one read takes to process, so reads stay well below the pipe's size.
+const readSize = 128 << 10
 
-// capture turns what one reader yields into batches of lines: one read, one batch.
+// pipeSize is what a child's pipe is grown to: room for the child to write on while a read
+// is processed. 1 MiB is the most an unprivileged process may ask by default.
+const pipeSize = 1 << 20
+
+// capture turns what one reader yields into batches of records: one read, one batch.
 type capture struct {
-	store   *Store
-	service string
+	svc     *serviceLog
 	stream  Stream
 	watch   func([]byte) bool
 	maxLine int
-
-	text []byte // the cleaned text of the batch's lines, back to back
-	ends []int  // where each line's text ends in text
+	batch   batch
 }
 
 func (c *capture) run(r io.Reader) {
@@ -29,7 +36,7 @@ func (c *capture) run(r io.Reader) {
 	pending := 0 // buf[:pending] starts a line whose end has not been read yet
 	cut := 0     // bytes of that line dropped beyond maxLine
 	for {
-		n, err := r.Read(buf[pending:])
+		n, err := r.Read(buf[pending : pending+readSize])
 		data := buf[:pending+n]
 		lineStart := 0
 		for scan := pending; ; {
@@ -59,7 +66,8 @@ func (c *capture) run(r io.Reader) {
 	}
 }
 
-// add appends one line, of which cut more bytes were dropped, to the batch.
+// add appends one line, of which cut more bytes were dropped, to the batch: cleaned,
+// redacted and with its level.
 func (c *capture) add(line []byte, cut int) {
 	if len(line) > c.maxLine {
 		cut += len(line) - c.maxLine
@@ -71,28 +79,41 @@ func (c *capture) add(line []byte, cut int) {
 	if c.watch != nil && c.watch(line) {
 		c.watch = nil
 	}
-	c.text = textsafe.Append(c.text, line)
+	b := &c.batch
+	start := len(b.text)
+	b.text = textsafe.Append(b.text, line)
 	if cut > 0 {
-		c.text = appendTruncated(c.text, cut)
+		b.text = appendTruncated(b.text, cut)
 	}
-	c.ends = append(c.ends, len(c.text))
+	// The text is looked at in place; redact.Line returns it as is unless it hides something.
+	text := unsafe.String(unsafe.SliceData(b.text[start:]), len(b.text)-start)
+	if red := redact.Line(text); unsafe.StringData(red) != unsafe.StringData(text) || len(red) != len(text) {
+		b.text = append(b.text[:start], red...)
+		text = red
+	}
+	b.levels = append(b.levels, parseLevel(text))
+	b.ends = append(b.ends, len(b.text))
 }
 
-// flush publishes the batch. All its texts share one string, one allocation per batch.
+// flush stores the batch; its lines share one timestamp.
 func (c *capture) flush() {
-	if len(c.ends) == 0 {
+	if len(c.batch.ends) == 0 {
 		return
 	}
-	text := string(c.text)
-	lines := make([]Line, len(c.ends))
-	start := 0
-	for i, end := range c.ends {
-		t := redact.Line(text[start:end])
-		lines[i] = Line{Service: c.service, Stream: c.stream, Level: parseLevel(t), Text: t}
-		start = end
+	c.svc.append(c.stream, &c.batch, time.Now().UnixNano())
+	c.batch.reset()
+}
+
+// growPipe makes room in the pipe r reads, when it is one, so that a child writes on while a
+// read is processed. It is only a hint: a kernel that refuses keeps the default.
+func growPipe(r io.Reader) {
+	f, ok := r.(*os.File)
+	if !ok {
+		return
 	}
-	c.text, c.ends = c.text[:0], c.ends[:0]
-	c.store.publish(c.service, lines)
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize) })
+	}
 }
 
 // appendTruncated appends the marker of a line cut by n bytes.

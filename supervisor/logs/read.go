@@ -58,32 +58,19 @@ func (r *Reader) Services() ([]string, error) {
 // Read calls yield with the stored lines q selects, ordered by Seq, until yield returns false.
 // Malformed records are skipped.
 func (r *Reader) Read(q Query, yield func(Line) bool) error {
-	return r.read(q, held{end: math.MaxUint64}, yield)
+	return r.read(q, math.MaxUint64, yield)
 }
 
-// held is what a store held when a read began: the newest lines of each service, and the
-// Seq after the newest of all. Lines stored later are left out, from the files too.
-type held struct {
-	lines map[string][]Line
-	end   uint64
-}
-
-// read is Read over the files and what memory held. A service's lines in memory are its
-// newest, so its files are read only for older ones.
-func (r *Reader) read(q Query, memory held, yield func(Line) bool) error {
+// read is Read of the lines before Seq end: those stored later are left out.
+func (r *Reader) read(q Query, end uint64, yield func(Line) bool) error {
 	files, err := logFiles(r.dir)
 	if err != nil {
 		return err
 	}
 	names := slices.Clone(q.Services)
 	if len(names) == 0 {
-		for name := range memory.lines {
-			names = append(names, name)
-		}
 		for base := range files {
-			if !slices.ContainsFunc(names, func(n string) bool { return fileBase(n) == base }) {
-				names = append(names, base)
-			}
+			names = append(names, base)
 		}
 	}
 	slices.Sort(names)
@@ -97,10 +84,7 @@ func (r *Reader) read(q Query, memory held, yield func(Line) bool) error {
 	}()
 	for _, name := range names {
 		rotated, listed := files[fileBase(name)]
-		src := &source{r: r, q: &q, name: name, listed: listed, rotated: rotated, memory: memory.lines[name], cut: memory.end, reading: -1}
-		if len(src.memory) > 0 {
-			src.cut = src.memory[0].Seq
-		}
+		src := &source{r: r, q: &q, name: name, listed: listed, rotated: rotated, cut: end, reading: -1}
 		sources = append(sources, src)
 	}
 	skip := 0
@@ -163,27 +147,25 @@ func merge(sources []*source, skip int, yield func(Line) bool) error {
 }
 
 // source yields one service's stored lines in order: the records of its files, oldest file
-// first, then its lines in memory, which are newer than any record it takes from the files.
+// first.
 type source struct {
 	r       *Reader
 	q       *Query
 	name    string // the service, as its lines name it
 	listed  bool   // whether it has files
 	rotated int    // the highest rotation number among them
-	memory  []Line
-	cut     uint64 // the files are read only below this Seq: memory has the rest
+	cut     uint64 // the files are read only below this Seq
 
-	opened  bool      // files holds what is to be read; opened on first use
-	files   []segment // oldest first
-	file    int       // the file being read
-	from    int64     // where reading starts in it
+	opened  bool       // files holds what is to be read; opened on first use
+	files   []openFile // oldest first
+	file    int        // the file being read
+	from    int64      // where reading starts in it
 	lines   lineReader
 	reading int // the file lines reads, -1 for none
-	mem     int // the next line in memory
 }
 
-// segment is an open log file and its size when opened: what lies beyond was written later.
-type segment struct {
+// openFile is an open log file and its size when opened: what lies beyond was written later.
+type openFile struct {
 	f    *os.File
 	size int64
 }
@@ -258,7 +240,7 @@ func (s *source) openFiles(path string) (current os.FileInfo, err error) {
 			continue
 		}
 		seen = append(seen, st)
-		s.files = append(s.files, segment{f: f, size: st.Size()})
+		s.files = append(s.files, openFile{f: f, size: st.Size()})
 	}
 	slices.Reverse(s.files)
 	return current, nil
@@ -284,17 +266,6 @@ func (s *source) record(b []byte) (Line, bool) {
 // to the oldest line, and returns how many lines it moved over.
 func (s *source) seekLast(n int) (int, error) {
 	count := 0
-	s.mem = len(s.memory)
-	for s.mem > 0 && count < n {
-		s.mem--
-		if s.q.selects(s.memory[s.mem]) {
-			count++
-		}
-	}
-	if count == n {
-		s.opened = true // memory holds them all; no file is needed
-		return count, nil
-	}
 	if err := s.open(); err != nil {
 		return 0, err
 	}
@@ -337,13 +308,6 @@ func (s *source) next() (Line, bool, error) {
 			return l, true, nil
 		}
 	}
-	for s.mem < len(s.memory) {
-		l := s.memory[s.mem]
-		s.mem++
-		if s.q.selects(l) {
-			return l, true, nil
-		}
-	}
 	return Line{}, false, nil
 }
 
@@ -352,7 +316,7 @@ func (s *source) next() (Line, bool, error) {
 // written.
 type lineReader struct{ br *bufio.Reader }
 
-func (lr *lineReader) reset(seg segment, from int64, limit int) {
+func (lr *lineReader) reset(seg openFile, from int64, limit int) {
 	r := io.NewSectionReader(seg.f, from, seg.size-from)
 	if lr.br == nil {
 		lr.br = bufio.NewReaderSize(r, limit)

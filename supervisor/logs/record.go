@@ -18,15 +18,21 @@ import (
 
 // appendRecord appends l as a record.
 func appendRecord(dst []byte, l Line) []byte {
-	dst = strconv.AppendInt(dst, l.Time.UnixNano(), 10)
+	var stamp [20]byte
+	return appendRecordParts(dst, strconv.AppendInt(stamp[:0], l.Time.UnixNano(), 10), l.Seq, l.Stream, l.Level, []byte(l.Text))
+}
+
+// appendRecordParts appends a record of a time already formatted.
+func appendRecordParts(dst, nanos []byte, seq uint64, stream Stream, level string, text []byte) []byte {
+	dst = append(dst, nanos...)
 	dst = append(dst, '\t')
-	dst = strconv.AppendUint(dst, l.Seq, 10)
+	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, '\t')
-	dst = append(dst, l.Stream...)
+	dst = append(dst, stream...)
 	dst = append(dst, '\t')
-	dst = append(dst, l.Level...)
+	dst = append(dst, level...)
 	dst = append(dst, '\t')
-	dst = append(dst, l.Text...)
+	dst = append(dst, text...)
 	return append(dst, '\n')
 }
 
@@ -38,38 +44,42 @@ func appendRecord(dst []byte, l Line) []byte {
 // are always those of its last record's header: parseRecord reads that record and drops the
 // torn rest before it.
 func parseRecord(b []byte) (Line, bool) {
+	l, text, ok := parseHeader(b)
+	if !ok {
+		return Line{}, false
+	}
+	l.Text = textsafe.Clean(string(text))
+	return l, true
+}
+
+// parseHeader parses a record as parseRecord does, returning its text uncleaned.
+func parseHeader(b []byte) (Line, []byte, bool) {
 	b = b[recordStart(b):]
 	var fields [4][]byte
 	for i := range fields {
 		j := bytes.IndexByte(b, '\t')
 		if j < 0 {
-			return Line{}, false
+			return Line{}, nil, false
 		}
 		fields[i], b = b[:j], b[j+1:]
 	}
 	nanos, ok := parseUint(fields[0])
 	if !ok || nanos > math.MaxInt64 {
-		return Line{}, false
+		return Line{}, nil, false
 	}
 	seq, ok := parseUint(fields[1])
 	if !ok {
-		return Line{}, false
+		return Line{}, nil, false
 	}
 	stream, ok := knownStream(fields[2])
 	if !ok {
-		return Line{}, false
+		return Line{}, nil, false
 	}
 	level, ok := knownLevel(fields[3])
 	if !ok || bytes.IndexByte(b, '\t') >= 0 {
-		return Line{}, false
+		return Line{}, nil, false
 	}
-	return Line{
-		Seq:    seq,
-		Time:   time.Unix(0, int64(nanos)),
-		Stream: stream,
-		Level:  level,
-		Text:   textsafe.Clean(string(b)),
-	}, true
+	return Line{Seq: seq, Time: time.Unix(0, int64(nanos)), Stream: stream, Level: level}, b, true
 }
 
 // timeDigits is the width of a record's time: unix nanoseconds have 19 digits from 2001 to 2286.
@@ -136,3 +146,44 @@ func knownLevel(b []byte) (string, bool) {
 // recordLimit bounds a record's length: cleaning can triple a line (each invalid byte
 // becomes U+FFFD) and the header and cut marker add a little.
 func recordLimit(maxLine int) int { return 3*maxLine + 256 }
+
+// AppendLines parses the records of b and appends them as lines to dst; their texts share
+// one string. Records it did not write are left out.
+func AppendLines(dst []Line, b Block) []Line {
+	all := string(b.Records)
+	eachRecord(b.Records, func(rec []byte, off int) {
+		if l, text, ok := parseHeader(rec); ok {
+			start := off + len(rec) - len(text)
+			l.Service = b.Service
+			l.Text = textsafe.Clean(all[start : start+len(text)])
+			dst = append(dst, l)
+		}
+	})
+	return dst
+}
+
+// FilterRecords returns the records of b whose lines keep accepts, in a new slice.
+func FilterRecords(b Block, keep func(Line) bool) []byte {
+	var out []byte
+	eachRecord(b.Records, func(rec []byte, _ int) {
+		if l, ok := parseRecord(rec); ok {
+			l.Service = b.Service
+			if keep(l) {
+				out = append(append(out, rec...), '\n')
+			}
+		}
+	})
+	return out
+}
+
+// eachRecord calls fn with each line of b without its newline, and where it starts.
+func eachRecord(b []byte, fn func(rec []byte, off int)) {
+	for off := 0; off < len(b); {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			i = len(b) - off
+		}
+		fn(b[off:off+i], off)
+		off += i + 1
+	}
+}

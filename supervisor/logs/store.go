@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,22 +17,16 @@ import (
 
 // Options configures a Store. Zero values take the defaults.
 type Options struct {
-	Dir          string // created 0700 if missing; files are 0600
-	RingLines    int    // lines kept in memory per service; default 10000
-	RingBytes    int    // text bytes kept in memory per service; default 8 MiB
-	MaxLineBytes int    // bytes kept of a longer line, which is marked as cut; default 64 KiB
-	FileMaxBytes int64  // a file is rotated before it grows past this; default 16 MiB
-	FileKeep     int    // rotated files kept per service; default 3, negative keeps none
-	Logger       *slog.Logger
+	Dir           string // created 0700 if missing; files are 0600
+	MaxLineBytes  int    // bytes kept of a longer line, which is marked as cut; default 64 KiB
+	FileMaxBytes  int64  // a file is rotated before it grows past this; default 16 MiB
+	FileKeep      int    // rotated files kept per service; default 3, negative keeps none
+	QueueBytes    int    // records per service waiting for the disk; default 8 MiB
+	FollowBacklog int64  // bytes of deleted files kept open for followers behind; default 1 GiB
+	Logger        *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
-	if o.RingLines <= 0 {
-		o.RingLines = 10000
-	}
-	if o.RingBytes <= 0 {
-		o.RingBytes = 8 << 20
-	}
 	if o.MaxLineBytes <= 0 {
 		o.MaxLineBytes = 64 << 10
 	}
@@ -46,33 +39,33 @@ func (o Options) withDefaults() Options {
 	case o.FileKeep < 0:
 		o.FileKeep = 0
 	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 8 << 20
+	}
+	o.QueueBytes = max(o.QueueBytes, recordLimit(o.MaxLineBytes))
+	if o.FollowBacklog <= 0 {
+		o.FollowBacklog = 1 << 30
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
 
-// Store keeps the captured lines of every service: the newest in memory, all of them (up to
-// the rotation limit) on disk. A child is never slowed down by the store: when the disk or
-// a subscriber falls behind, lines are dropped and counted instead.
+// Store keeps the captured lines of every service in size-rotated files, one per service,
+// each written from a goroutine of its own. A child is never slowed down by the store: when
+// the disk falls behind, lines are dropped and counted instead. Followers read the files.
 type Store struct {
-	opts   Options
-	disk   *diskWriter
-	reader *Reader
+	opts    Options
+	reader  *Reader
+	seq     atomic.Uint64 // the last sequence number given, across services
+	written broadcast     // a writer wrote (or lost) records
 
-	mu       sync.Mutex // guards the fields below and orders lines across services
-	seq      uint64
-	services map[string]*service
-	subs     map[*Subscription]struct{}
-	closed   bool
-}
-
-// service is one service's share of the store.
-type service struct {
-	name    string
-	path    string
-	ring    ring
-	dropped atomic.Uint64 // lines that never reached the file
+	mu        sync.Mutex // guards the fields below
+	services  map[string]*serviceLog
+	followers map[*Follower]struct{} // those following every service, new ones included
+	closed    bool
+	err       error // the first error closing a file
 }
 
 // Open opens the store in opts.Dir, creating the directory if needed. Sequence numbers
@@ -91,14 +84,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open log store: %w", err)
 	}
 	s := &Store{
-		opts:     opts,
-		reader:   reader,
-		seq:      last,
-		services: make(map[string]*service),
-		subs:     make(map[*Subscription]struct{}),
+		opts:      opts,
+		reader:    reader,
+		services:  make(map[string]*serviceLog),
+		followers: make(map[*Follower]struct{}),
 	}
-	s.disk = newDiskWriter(opts, s.Note)
-	go s.disk.run()
+	s.seq.Store(last)
 	return s, nil
 }
 
@@ -107,7 +98,13 @@ func Open(opts Options) (*Store, error) {
 // returns true; the supervisor uses it to spot the child's ready line. Capture blocks: run
 // it in a goroutine. It only ever waits on r, so the child never waits on the store.
 func (s *Store) Capture(service string, stream Stream, r io.Reader, watch func(text []byte) bool) {
-	c := capture{store: s, service: service, stream: stream, watch: watch, maxLine: s.opts.MaxLineBytes}
+	growPipe(r)
+	svc := s.service(service)
+	if svc == nil { // closed: read on and discard
+		io.Copy(io.Discard, r)
+		return
+	}
+	c := capture{svc: svc, stream: stream, watch: watch, maxLine: s.opts.MaxLineBytes}
 	c.run(r)
 }
 
@@ -117,114 +114,66 @@ func (s *Store) Note(service, text string) {
 		text = text[:s.opts.MaxLineBytes] + truncatedMarker(len(text)-s.opts.MaxLineBytes)
 	}
 	t := redact.Line(textsafe.Clean(text))
-	s.publish(service, []Line{{Service: service, Stream: Supervisor, Level: parseLevel(t), Text: t}})
+	svc := s.service(service)
+	if svc == nil {
+		return
+	}
+	b := batch{text: []byte(t), ends: []int{len(t)}, levels: []string{parseLevel(t)}}
+	svc.append(Supervisor, &b, time.Now().UnixNano())
 }
 
-// publish numbers and timestamps lines, all from one service, and hands them to the ring,
-// the subscribers and the disk writer. Nothing in here waits.
-func (s *Store) publish(name string, lines []Line) {
-	now := time.Now()
+// service returns the named service, creating it, or nil once the store is closed.
+func (s *Store) service(name string) *serviceLog {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return
+		return nil
 	}
-	svc := s.service(name)
-	for i := range lines {
-		s.seq++
-		lines[i].Seq = s.seq
-		lines[i].Time = now
-	}
-	svc.ring.push(lines)
-	for sub := range s.subs {
-		sub.offer(name, lines)
-	}
-	if !s.disk.enqueue(svc, lines) {
-		svc.dropped.Add(uint64(len(lines)))
-	}
-}
-
-// service returns the named service, creating it. s.mu must be held.
-func (s *Store) service(name string) *service {
 	svc, ok := s.services[name]
 	if !ok {
-		svc = &service{
-			name: name,
-			path: s.FilePath(name),
-			ring: ring{maxLines: s.opts.RingLines, maxBytes: s.opts.RingBytes},
-		}
+		svc = newServiceLog(s, name)
 		s.services[name] = svc
+		for f := range s.followers {
+			f.add(svc)
+		}
 	}
 	return svc
 }
 
-// Tail returns the newest n lines in memory across services (all services when services
-// is empty), ordered by Seq. A negative n returns all of them.
-func (s *Store) Tail(services []string, n int) []Line {
-	if n == 0 {
-		return nil
-	}
-	s.mu.Lock()
-	var out []Line
-	for name, svc := range s.services {
-		if len(services) == 0 || slices.Contains(services, name) {
-			out = svc.ring.appendLast(out, n)
-		}
-	}
-	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b Line) int { return compareSeq(a.Seq, b.Seq) })
-	if n > 0 && len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return out
-}
-
-func compareSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // Read calls yield with the stored lines q selects, ordered by Seq, until yield returns
-// false: the lines in memory and, before them, the lines in the files, which span
-// supervisor restarts. Lines the disk lost are still found while memory holds them.
+// false. It first waits for what was captured before the call to reach the files, and
+// leaves out what is captured after it. The files span supervisor restarts.
 func (s *Store) Read(q Query, yield func(Line) bool) error {
-	memory := held{lines: make(map[string][]Line)}
-	s.mu.Lock()
-	for name, svc := range s.services {
-		if len(q.Services) == 0 || slices.Contains(q.Services, name) {
-			memory.lines[name] = svc.ring.appendLast(nil, -1)
-		}
-	}
-	memory.end = s.seq + 1
-	s.mu.Unlock()
-	// Whatever memory no longer held is then in the files.
-	s.disk.flush()
-	return s.reader.read(q, memory, yield)
+	end := s.seq.Load() + 1
+	s.flush()
+	return s.reader.read(q, end, yield)
 }
 
-// Subscribe returns a subscription to the new lines of services (all when empty). Its
-// channel holds up to buffer batches; when it is full, batches are dropped and counted.
-func (s *Store) Subscribe(services []string, buffer int) *Subscription {
-	sub := &Subscription{store: s, c: make(chan []Line, max(buffer, 1))}
-	if len(services) > 0 {
-		sub.services = make(map[string]bool, len(services))
-		for _, name := range services {
-			sub.services[name] = true
-		}
+// Tail returns the newest n stored lines of services (all when empty; all lines when n is
+// negative), ordered by Seq.
+func (s *Store) Tail(services []string, n int) ([]Line, error) {
+	if n == 0 {
+		return nil, nil
 	}
+	var out []Line
+	err := s.Read(Query{Services: services, Last: max(n, 0)}, func(l Line) bool {
+		out = append(out, l)
+		return true
+	})
+	return out, err
+}
+
+// flush waits until what was captured so far reached the files or was counted as lost.
+func (s *Store) flush() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		close(sub.c)
-		return sub
+	svcs := make([]*serviceLog, 0, len(s.services))
+	for _, svc := range s.services {
+		svcs = append(svcs, svc)
 	}
-	s.subs[sub] = struct{}{}
-	return sub
+	s.mu.Unlock()
+	for _, svc := range svcs {
+		svc.flush()
+	}
 }
 
 // Dropped returns how many lines of service never reached its file because the disk fell
@@ -244,8 +193,17 @@ func (s *Store) FilePath(service string) string {
 	return filepath.Join(s.opts.Dir, fileName(service))
 }
 
-// Close stops the store: it ends every subscription, writes out what is queued and closes
-// the files. Captures still running afterwards read on and discard what they read.
+// closeErr keeps the first error closing a file, for Close to return.
+func (s *Store) closeErr(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+// Close stops the store: it writes out what is queued, closes the files and ends every
+// follower. Captures still running afterwards read on and discard what they read.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -253,12 +211,22 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	for sub := range s.subs {
-		close(sub.c)
+	svcs := make([]*serviceLog, 0, len(s.services))
+	for _, svc := range s.services {
+		svcs = append(svcs, svc)
 	}
-	clear(s.subs)
-	close(s.disk.queue)
 	s.mu.Unlock()
-	<-s.disk.done
-	return s.disk.err
+	for _, svc := range svcs {
+		svc.close()
+	}
+	s.written.notify()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }

@@ -611,11 +611,19 @@ func (x *LogsRequest) GetGrep() string {
 	return ""
 }
 
+// LogBatch carries stored lines as LogLine messages and, when following, the lines written
+// since as blocks of records in the log files' own format.
 type LogBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Lines []*LogLine             `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
-	// dropped counts lines this stream skipped because the client read too slowly.
-	Dropped       uint64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// dropped counts lines this stream skipped because the client fell too far behind.
+	Dropped uint64      `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Blocks  []*LogBlock `protobuf:"bytes,3,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	// unstored counts lines of the services followed that never reached their files (a full
+	// or failing disk, or a disk slower than the service's output).
+	Unstored uint64 `protobuf:"varint,4,opt,name=unstored,proto3" json:"unstored,omitempty"`
+	// behind_bytes is how much was written that this stream has yet to send.
+	BehindBytes   int64 `protobuf:"varint,5,opt,name=behind_bytes,json=behindBytes,proto3" json:"behind_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -664,6 +672,81 @@ func (x *LogBatch) GetDropped() uint64 {
 	return 0
 }
 
+func (x *LogBatch) GetBlocks() []*LogBlock {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+func (x *LogBatch) GetUnstored() uint64 {
+	if x != nil {
+		return x.Unstored
+	}
+	return 0
+}
+
+func (x *LogBatch) GetBehindBytes() int64 {
+	if x != nil {
+		return x.BehindBytes
+	}
+	return 0
+}
+
+// LogBlock is whole records of one service, one per line:
+// <unix nanoseconds>\t<seq>\t<stream>\t<level>\t<text>\n, the text cleaned and redacted.
+type LogBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Service       string                 `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	Records       []byte                 `protobuf:"bytes,2,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogBlock) Reset() {
+	*x = LogBlock{}
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogBlock) ProtoMessage() {}
+
+func (x *LogBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogBlock.ProtoReflect.Descriptor instead.
+func (*LogBlock) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LogBlock) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *LogBlock) GetRecords() []byte {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 type LogLine struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Seq      uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
@@ -680,7 +763,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[8]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +775,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[8]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +788,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{8}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LogLine) GetSeq() uint64 {
@@ -760,7 +843,7 @@ type ServiceRequest struct {
 
 func (x *ServiceRequest) Reset() {
 	*x = ServiceRequest{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[9]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +855,7 @@ func (x *ServiceRequest) String() string {
 func (*ServiceRequest) ProtoMessage() {}
 
 func (x *ServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[9]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +868,7 @@ func (x *ServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceRequest.ProtoReflect.Descriptor instead.
 func (*ServiceRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{9}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ServiceRequest) GetName() string {
@@ -804,7 +887,7 @@ type ServiceReply struct {
 
 func (x *ServiceReply) Reset() {
 	*x = ServiceReply{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[10]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +899,7 @@ func (x *ServiceReply) String() string {
 func (*ServiceReply) ProtoMessage() {}
 
 func (x *ServiceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[10]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +912,7 @@ func (x *ServiceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceReply.ProtoReflect.Descriptor instead.
 func (*ServiceReply) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{10}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServiceReply) GetServices() []*ServiceStatus {
@@ -847,7 +930,7 @@ type PreflightRequest struct {
 
 func (x *PreflightRequest) Reset() {
 	*x = PreflightRequest{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[11]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +942,7 @@ func (x *PreflightRequest) String() string {
 func (*PreflightRequest) ProtoMessage() {}
 
 func (x *PreflightRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[11]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +955,7 @@ func (x *PreflightRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreflightRequest.ProtoReflect.Descriptor instead.
 func (*PreflightRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{11}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{12}
 }
 
 type PreflightReport struct {
@@ -884,7 +967,7 @@ type PreflightReport struct {
 
 func (x *PreflightReport) Reset() {
 	*x = PreflightReport{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[12]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +979,7 @@ func (x *PreflightReport) String() string {
 func (*PreflightReport) ProtoMessage() {}
 
 func (x *PreflightReport) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[12]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +992,7 @@ func (x *PreflightReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreflightReport.ProtoReflect.Descriptor instead.
 func (*PreflightReport) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{12}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PreflightReport) GetChecks() []*Check {
@@ -933,7 +1016,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[13]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1028,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[13]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1041,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{13}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Check) GetKey() string {
@@ -1004,7 +1087,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[14]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +1099,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[14]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +1112,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{14}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{15}
 }
 
 type ShutdownReply struct {
@@ -1040,7 +1123,7 @@ type ShutdownReply struct {
 
 func (x *ShutdownReply) Reset() {
 	*x = ShutdownReply{}
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[15]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1135,7 @@ func (x *ShutdownReply) String() string {
 func (*ShutdownReply) ProtoMessage() {}
 
 func (x *ShutdownReply) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_supervisor_proto_msgTypes[15]
+	mi := &file_palyra_v1_supervisor_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1148,7 @@ func (x *ShutdownReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownReply.ProtoReflect.Descriptor instead.
 func (*ShutdownReply) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{15}
+	return file_palyra_v1_supervisor_proto_rawDescGZIP(), []int{16}
 }
 
 var File_palyra_v1_supervisor_proto protoreflect.FileDescriptor
@@ -1132,10 +1215,16 @@ const file_palyra_v1_supervisor_proto_rawDesc = "" +
 	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x12\n" +
 	"\x04tail\x18\x03 \x01(\x05R\x04tail\x12\x16\n" +
 	"\x06follow\x18\x04 \x01(\bR\x06follow\x12\x12\n" +
-	"\x04grep\x18\x05 \x01(\tR\x04grep\"N\n" +
+	"\x04grep\x18\x05 \x01(\tR\x04grep\"\xba\x01\n" +
 	"\bLogBatch\x12(\n" +
 	"\x05lines\x18\x01 \x03(\v2\x12.palyra.v1.LogLineR\x05lines\x12\x18\n" +
-	"\adropped\x18\x02 \x01(\x04R\adropped\"\x94\x01\n" +
+	"\adropped\x18\x02 \x01(\x04R\adropped\x12+\n" +
+	"\x06blocks\x18\x03 \x03(\v2\x13.palyra.v1.LogBlockR\x06blocks\x12\x1a\n" +
+	"\bunstored\x18\x04 \x01(\x04R\bunstored\x12!\n" +
+	"\fbehind_bytes\x18\x05 \x01(\x03R\vbehindBytes\">\n" +
+	"\bLogBlock\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x18\n" +
+	"\arecords\x18\x02 \x01(\fR\arecords\"\x94\x01\n" +
 	"\aLogLine\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1b\n" +
 	"\tunix_nano\x18\x02 \x01(\x03R\bunixNano\x12\x18\n" +
@@ -1180,7 +1269,7 @@ func file_palyra_v1_supervisor_proto_rawDescGZIP() []byte {
 	return file_palyra_v1_supervisor_proto_rawDescData
 }
 
-var file_palyra_v1_supervisor_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_palyra_v1_supervisor_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_palyra_v1_supervisor_proto_goTypes = []any{
 	(*GetSnapshotRequest)(nil),    // 0: palyra.v1.GetSnapshotRequest
 	(*WatchSnapshotsRequest)(nil), // 1: palyra.v1.WatchSnapshotsRequest
@@ -1190,53 +1279,55 @@ var file_palyra_v1_supervisor_proto_goTypes = []any{
 	(*Exit)(nil),                  // 5: palyra.v1.Exit
 	(*LogsRequest)(nil),           // 6: palyra.v1.LogsRequest
 	(*LogBatch)(nil),              // 7: palyra.v1.LogBatch
-	(*LogLine)(nil),               // 8: palyra.v1.LogLine
-	(*ServiceRequest)(nil),        // 9: palyra.v1.ServiceRequest
-	(*ServiceReply)(nil),          // 10: palyra.v1.ServiceReply
-	(*PreflightRequest)(nil),      // 11: palyra.v1.PreflightRequest
-	(*PreflightReport)(nil),       // 12: palyra.v1.PreflightReport
-	(*Check)(nil),                 // 13: palyra.v1.Check
-	(*ShutdownRequest)(nil),       // 14: palyra.v1.ShutdownRequest
-	(*ShutdownReply)(nil),         // 15: palyra.v1.ShutdownReply
-	nil,                           // 16: palyra.v1.ServiceStatus.AddrsEntry
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*LogBlock)(nil),              // 8: palyra.v1.LogBlock
+	(*LogLine)(nil),               // 9: palyra.v1.LogLine
+	(*ServiceRequest)(nil),        // 10: palyra.v1.ServiceRequest
+	(*ServiceReply)(nil),          // 11: palyra.v1.ServiceReply
+	(*PreflightRequest)(nil),      // 12: palyra.v1.PreflightRequest
+	(*PreflightReport)(nil),       // 13: palyra.v1.PreflightReport
+	(*Check)(nil),                 // 14: palyra.v1.Check
+	(*ShutdownRequest)(nil),       // 15: palyra.v1.ShutdownRequest
+	(*ShutdownReply)(nil),         // 16: palyra.v1.ShutdownReply
+	nil,                           // 17: palyra.v1.ServiceStatus.AddrsEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_palyra_v1_supervisor_proto_depIdxs = []int32{
-	17, // 0: palyra.v1.Snapshot.generated_at:type_name -> google.protobuf.Timestamp
+	18, // 0: palyra.v1.Snapshot.generated_at:type_name -> google.protobuf.Timestamp
 	4,  // 1: palyra.v1.Snapshot.services:type_name -> palyra.v1.ServiceStatus
 	3,  // 2: palyra.v1.Snapshot.supervisor:type_name -> palyra.v1.SupervisorInfo
-	17, // 3: palyra.v1.SupervisorInfo.started_at:type_name -> google.protobuf.Timestamp
-	16, // 4: palyra.v1.ServiceStatus.addrs:type_name -> palyra.v1.ServiceStatus.AddrsEntry
-	17, // 5: palyra.v1.ServiceStatus.started_at:type_name -> google.protobuf.Timestamp
-	17, // 6: palyra.v1.ServiceStatus.next_restart:type_name -> google.protobuf.Timestamp
+	18, // 3: palyra.v1.SupervisorInfo.started_at:type_name -> google.protobuf.Timestamp
+	17, // 4: palyra.v1.ServiceStatus.addrs:type_name -> palyra.v1.ServiceStatus.AddrsEntry
+	18, // 5: palyra.v1.ServiceStatus.started_at:type_name -> google.protobuf.Timestamp
+	18, // 6: palyra.v1.ServiceStatus.next_restart:type_name -> google.protobuf.Timestamp
 	5,  // 7: palyra.v1.ServiceStatus.last_exit:type_name -> palyra.v1.Exit
 	5,  // 8: palyra.v1.ServiceStatus.recent_exits:type_name -> palyra.v1.Exit
-	17, // 9: palyra.v1.Exit.at:type_name -> google.protobuf.Timestamp
-	17, // 10: palyra.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
-	8,  // 11: palyra.v1.LogBatch.lines:type_name -> palyra.v1.LogLine
-	4,  // 12: palyra.v1.ServiceReply.services:type_name -> palyra.v1.ServiceStatus
-	13, // 13: palyra.v1.PreflightReport.checks:type_name -> palyra.v1.Check
-	0,  // 14: palyra.v1.SupervisorService.GetSnapshot:input_type -> palyra.v1.GetSnapshotRequest
-	1,  // 15: palyra.v1.SupervisorService.WatchSnapshots:input_type -> palyra.v1.WatchSnapshotsRequest
-	6,  // 16: palyra.v1.SupervisorService.Logs:input_type -> palyra.v1.LogsRequest
-	9,  // 17: palyra.v1.SupervisorService.StartService:input_type -> palyra.v1.ServiceRequest
-	9,  // 18: palyra.v1.SupervisorService.StopService:input_type -> palyra.v1.ServiceRequest
-	9,  // 19: palyra.v1.SupervisorService.RestartService:input_type -> palyra.v1.ServiceRequest
-	11, // 20: palyra.v1.SupervisorService.Preflight:input_type -> palyra.v1.PreflightRequest
-	14, // 21: palyra.v1.SupervisorService.Shutdown:input_type -> palyra.v1.ShutdownRequest
-	2,  // 22: palyra.v1.SupervisorService.GetSnapshot:output_type -> palyra.v1.Snapshot
-	2,  // 23: palyra.v1.SupervisorService.WatchSnapshots:output_type -> palyra.v1.Snapshot
-	7,  // 24: palyra.v1.SupervisorService.Logs:output_type -> palyra.v1.LogBatch
-	10, // 25: palyra.v1.SupervisorService.StartService:output_type -> palyra.v1.ServiceReply
-	10, // 26: palyra.v1.SupervisorService.StopService:output_type -> palyra.v1.ServiceReply
-	10, // 27: palyra.v1.SupervisorService.RestartService:output_type -> palyra.v1.ServiceReply
-	12, // 28: palyra.v1.SupervisorService.Preflight:output_type -> palyra.v1.PreflightReport
-	15, // 29: palyra.v1.SupervisorService.Shutdown:output_type -> palyra.v1.ShutdownReply
-	22, // [22:30] is the sub-list for method output_type
-	14, // [14:22] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	18, // 9: palyra.v1.Exit.at:type_name -> google.protobuf.Timestamp
+	18, // 10: palyra.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
+	9,  // 11: palyra.v1.LogBatch.lines:type_name -> palyra.v1.LogLine
+	8,  // 12: palyra.v1.LogBatch.blocks:type_name -> palyra.v1.LogBlock
+	4,  // 13: palyra.v1.ServiceReply.services:type_name -> palyra.v1.ServiceStatus
+	14, // 14: palyra.v1.PreflightReport.checks:type_name -> palyra.v1.Check
+	0,  // 15: palyra.v1.SupervisorService.GetSnapshot:input_type -> palyra.v1.GetSnapshotRequest
+	1,  // 16: palyra.v1.SupervisorService.WatchSnapshots:input_type -> palyra.v1.WatchSnapshotsRequest
+	6,  // 17: palyra.v1.SupervisorService.Logs:input_type -> palyra.v1.LogsRequest
+	10, // 18: palyra.v1.SupervisorService.StartService:input_type -> palyra.v1.ServiceRequest
+	10, // 19: palyra.v1.SupervisorService.StopService:input_type -> palyra.v1.ServiceRequest
+	10, // 20: palyra.v1.SupervisorService.RestartService:input_type -> palyra.v1.ServiceRequest
+	12, // 21: palyra.v1.SupervisorService.Preflight:input_type -> palyra.v1.PreflightRequest
+	15, // 22: palyra.v1.SupervisorService.Shutdown:input_type -> palyra.v1.ShutdownRequest
+	2,  // 23: palyra.v1.SupervisorService.GetSnapshot:output_type -> palyra.v1.Snapshot
+	2,  // 24: palyra.v1.SupervisorService.WatchSnapshots:output_type -> palyra.v1.Snapshot
+	7,  // 25: palyra.v1.SupervisorService.Logs:output_type -> palyra.v1.LogBatch
+	11, // 26: palyra.v1.SupervisorService.StartService:output_type -> palyra.v1.ServiceReply
+	11, // 27: palyra.v1.SupervisorService.StopService:output_type -> palyra.v1.ServiceReply
+	11, // 28: palyra.v1.SupervisorService.RestartService:output_type -> palyra.v1.ServiceReply
+	13, // 29: palyra.v1.SupervisorService.Preflight:output_type -> palyra.v1.PreflightReport
+	16, // 30: palyra.v1.SupervisorService.Shutdown:output_type -> palyra.v1.ShutdownReply
+	23, // [23:31] is the sub-list for method output_type
+	15, // [15:23] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_palyra_v1_supervisor_proto_init() }
@@ -1250,7 +1341,7 @@ func file_palyra_v1_supervisor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palyra_v1_supervisor_proto_rawDesc), len(file_palyra_v1_supervisor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
