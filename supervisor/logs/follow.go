@@ -111,12 +111,13 @@ func (f *Follower) SkipThrough(seq uint64) {
 // store closed. Take it before Read to miss nothing.
 func (f *Follower) Changed() <-chan struct{} { return f.store.written.wait() }
 
-// Done reports whether nothing more will come: the store or the follower is closed.
+// Done reports whether nothing more will come: the follower is closed, or the store is and
+// its files are complete. What Read still returns then is the last of it.
 func (f *Follower) Done() bool {
 	f.mu.Lock()
 	closed := f.closed
 	f.mu.Unlock()
-	return closed || f.store.isClosed()
+	return closed || f.store.isFinished()
 }
 
 // Read returns up to about limit bytes of records written since the last Read, without
@@ -132,12 +133,16 @@ func (f *Follower) Read(limit int) (Chunk, error) {
 	}
 	f.buf = f.buf[:0]
 	var spans []span
+	below := uint64(0) // no bound: one service's records are in order as they are
+	if f.all || len(cursors) > 1 {
+		below = f.store.watermark()
+	}
 	for k := range cursors {
 		i := (f.next + k) % len(cursors)
 		c := cursors[i]
 		from := len(f.buf)
 		var err error
-		if f.buf, err = c.read(f.buf, limit-len(f.buf)); err != nil {
+		if f.buf, err = c.read(f.buf, limit-len(f.buf), below); err != nil {
 			return ch, err
 		}
 		if len(f.buf) > from {
@@ -178,8 +183,9 @@ func (f *Follower) Close() {
 	f.cursors = nil
 }
 
-// read appends records of its service up to limit bytes to dst.
-func (c *cursor) read(dst []byte, limit int) ([]byte, error) {
+// read appends records of its service up to limit bytes to dst, and when below is not 0,
+// only those before Seq below.
+func (c *cursor) read(dst []byte, limit int, below uint64) ([]byte, error) {
 	for limit > 0 {
 		seg := c.segment()
 		if seg == nil {
@@ -214,6 +220,10 @@ func (c *cursor) read(dst []byte, limit int) ([]byte, error) {
 			return dst, &os.PathError{Op: "read", Path: c.svc.path, Err: err}
 		}
 		whole := bytes.LastIndexByte(dst[start:start+n], '\n') + 1
+		held := false
+		if below != 0 {
+			whole, held = cutBefore(dst[start:start+whole], below)
+		}
 		records := dst[start : start+whole]
 		c.off += int64(whole)
 		c.lines += int64(bytes.Count(records, []byte{'\n'}))
@@ -223,11 +233,23 @@ func (c *cursor) read(dst []byte, limit int) ([]byte, error) {
 		copy(dst[start:], records)
 		dst = dst[:start+len(records)]
 		limit -= whole
-		if whole == 0 {
-			return dst, nil // cannot happen: limit holds a record, and size counts whole ones
+		if whole == 0 || held {
+			return dst, nil
 		}
 	}
 	return dst, nil
+}
+
+// cutBefore returns how many bytes of the records in b come before the first with a Seq of
+// below or more, and whether there is such a record.
+func cutBefore(b []byte, below uint64) (int, bool) {
+	for off := 0; off < len(b); {
+		if recordSeq(b[off:]) >= below {
+			return off, true
+		}
+		off += bytes.IndexByte(b[off:], '\n') + 1
+	}
+	return len(b), false
 }
 
 // skipSeen drops the records up to c.after from the front of b.

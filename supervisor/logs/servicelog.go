@@ -22,10 +22,11 @@ type serviceLog struct {
 	dropped atomic.Uint64 // lines that never reached the file
 
 	mu        sync.Mutex
-	pending   []byte // whole records not yet handed to the writer
-	spare     []byte // the writer's last buffer, for the next swap
-	appended  uint64 // records ever appended to pending
-	processed uint64 // of them, those the writer wrote or lost
+	pending   []byte    // whole records not yet handed to the writer
+	spare     []byte    // the writer's last buffer, for the next swap
+	appended  uint64    // records ever appended to pending
+	processed uint64    // of them, those the writer wrote or lost
+	unwritten [2]uint64 // the first Seq in pending and in the write under way, 0 for none
 	closed    bool
 	oldest    *segment // the oldest segment still open; the list runs on by next
 	current   *segment // the one being written, nil while no file is open
@@ -83,6 +84,9 @@ func (svc *serviceLog) append(stream Stream, b *batch, nanos int64) {
 		kept++
 	}
 	seq := s.seq.Add(uint64(kept)) - uint64(kept)
+	if svc.unwritten[0] == 0 && kept > 0 {
+		svc.unwritten[0] = seq + 1
+	}
 	start = 0
 	for i := range kept {
 		seq++
@@ -100,6 +104,19 @@ func (svc *serviceLog) append(stream Stream, b *batch, nanos int64) {
 	if kept < n {
 		svc.dropped.Add(uint64(n - kept))
 	}
+}
+
+// oldestUnwritten returns the first Seq of the service not yet in its file, or 0.
+func (svc *serviceLog) oldestUnwritten() uint64 {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	first := uint64(0)
+	for _, seq := range svc.unwritten {
+		if seq != 0 && (first == 0 || seq < first) {
+			first = seq
+		}
+	}
+	return first
 }
 
 // recordOverhead is a record's bytes besides its text, at most.
@@ -126,13 +143,17 @@ func (svc *serviceLog) writePending() bool {
 	svc.mu.Lock()
 	buf, target := svc.pending, svc.appended
 	svc.pending, svc.spare = svc.spare[:0], nil
+	svc.unwritten = [2]uint64{0, svc.unwritten[0]}
 	svc.mu.Unlock()
 	if len(buf) > 0 {
 		svc.write(buf)
 	}
 	svc.mu.Lock()
 	svc.processed = target
-	if cap(buf) <= maxKeptBuffer {
+	svc.unwritten[1] = 0
+	// The buffers stay at the size a flood grew them to while it lasts; a quiet write
+	// gives a big one back to the heap.
+	if len(buf) >= idleWrite || cap(buf) <= maxKeptBuffer {
 		svc.spare = buf[:0]
 	}
 	more := len(svc.pending) > 0
@@ -141,9 +162,12 @@ func (svc *serviceLog) writePending() bool {
 	return more
 }
 
-// maxKeptBuffer is the largest write buffer kept for reuse; a flood's larger ones go back to
-// the heap when it ends.
-const maxKeptBuffer = 1 << 20
+// maxKeptBuffer is the largest write buffer kept for reuse after a write smaller than
+// idleWrite: a flood's larger ones go back to the heap when it ends.
+const (
+	maxKeptBuffer = 256 << 10
+	idleWrite     = 64 << 10
+)
 
 // write appends whole records to the file, rotating it before it grows past its limit. What
 // cannot be written is counted as dropped.

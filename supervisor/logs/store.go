@@ -65,7 +65,8 @@ type Store struct {
 	services  map[string]*serviceLog
 	followers map[*Follower]struct{} // those following every service, new ones included
 	closed    bool
-	err       error // the first error closing a file
+	err       error         // the first error closing a file
+	finished  chan struct{} // closed once Close has written everything out
 }
 
 // Open opens the store in opts.Dir, creating the directory if needed. Sequence numbers
@@ -88,6 +89,7 @@ func Open(opts Options) (*Store, error) {
 		reader:    reader,
 		services:  make(map[string]*serviceLog),
 		followers: make(map[*Follower]struct{}),
+		finished:  make(chan struct{}),
 	}
 	s.seq.Store(last)
 	return s, nil
@@ -163,6 +165,24 @@ func (s *Store) Tail(services []string, n int) ([]Line, error) {
 	return out, err
 }
 
+// watermark returns a Seq below which every line is in its file or lost: the lines of all
+// services up to it are known, so followers of several services can order them.
+func (s *Store) watermark() uint64 {
+	s.mu.Lock()
+	svcs := make([]*serviceLog, 0, len(s.services))
+	for _, svc := range s.services {
+		svcs = append(svcs, svc)
+	}
+	s.mu.Unlock()
+	mark := s.seq.Load() + 1 // before the services: a line appended meanwhile is above it
+	for _, svc := range svcs {
+		if seq := svc.oldestUnwritten(); seq != 0 {
+			mark = min(mark, seq)
+		}
+	}
+	return mark
+}
+
 // flush waits until what was captured so far reached the files or was counted as lost.
 func (s *Store) flush() {
 	s.mu.Lock()
@@ -219,14 +239,19 @@ func (s *Store) Close() error {
 	for _, svc := range svcs {
 		svc.close()
 	}
+	close(s.finished)
 	s.written.notify()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
 }
 
-func (s *Store) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+// isFinished reports whether the store is closed and its files are complete.
+func (s *Store) isFinished() bool {
+	select {
+	case <-s.finished:
+		return true
+	default:
+		return false
+	}
 }
