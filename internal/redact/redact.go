@@ -35,15 +35,34 @@ var schemes = []string{"basic", "bearer", "digest", "token"}
 //   - the userinfo of a URL, which is removed: https://user:pass@host becomes https://host.
 //
 // s itself is returned, without allocating, when nothing is redacted.
-func Line(s string) string {
+func Line(s string) string { return LineWith(s, AnyClue) }
+
+// Clues says which of the bytes the redaction passes start from a text may hold. A caller
+// that has looked at a larger text at once, such as a whole read of a child's output, can
+// tell Line which passes to skip; a clue it is unsure of must stay set.
+type Clues uint8
+
+// The clues, each a set of bytes: a pass runs only where its bytes occur.
+const (
+	ClueSeparator  Clues = 1 << iota // '=' or ':': key=value and key: value
+	ClueBearer                       // 'b' or 'B': "Bearer" schemes
+	ClueToken                        // 'k' or 'K': "token" schemes
+	ClueUnderscore                   // '_': Palyra's own tokens
+	AnyClue        = ClueSeparator | ClueBearer | ClueToken | ClueUnderscore
+)
+
+// LineWith is Line for a text that may hold only the clues given.
+func LineWith(s string, clues Clues) string {
 	// The passes look at the same text, so none hides another's clue: in
 	// "password=Xbearer abc" the value pass takes Xbearer and the scheme pass abc.
 	var spans []span
-	if strings.IndexByte(s, '=') >= 0 || strings.IndexByte(s, ':') >= 0 {
+	if clues&ClueSeparator != 0 && (strings.IndexByte(s, '=') >= 0 || strings.IndexByte(s, ':') >= 0) {
 		spans = valueSpans(s, spans)
 	}
-	spans = schemeSpans(s, spans)
-	if strings.IndexByte(s, '_') >= 0 {
+	if clues&(ClueBearer|ClueToken) != 0 {
+		spans = schemeSpans(s, spans, clues)
+	}
+	if clues&ClueUnderscore != 0 && strings.IndexByte(s, '_') >= 0 {
 		spans = palyraTokenSpans(s, spans)
 	}
 	if len(spans) == 0 {
@@ -381,8 +400,8 @@ func oneOf(word string, names []string) bool {
 
 // schemeSpans appends the word after each "bearer" (past a "token" following it) and the
 // credential after each "token".
-func schemeSpans(s string, spans []span) []span {
-	bearer := newCaseless(s, "bearer", 0)
+func schemeSpans(s string, spans []span, clues Clues) []span {
+	bearer := newCaseless(s, "bearer", 0, clues&ClueBearer != 0)
 	for pos := 0; ; {
 		i := bearer.next(pos)
 		if i < 0 {
@@ -398,7 +417,7 @@ func schemeSpans(s string, spans []span) []span {
 			spans = append(spans, span{start, end, Redacted})
 		}
 	}
-	token := newCaseless(s, "token", 2) // k is the rarest letter of "token"
+	token := newCaseless(s, "token", 2, clues&ClueToken != 0) // k is the rarest letter of "token"
 	for pos := 0; ; {
 		i := token.next(pos)
 		if i < 0 {
@@ -481,7 +500,12 @@ type caseless struct {
 	lo, up  int // the next index of the letter in lower and in upper case; -1 when none is left
 }
 
-func newCaseless(s, word string, at int) caseless {
+// newCaseless searches s for word, by the letter at index at. When maybe is false, the
+// caller knows s lacks that letter, and nothing is searched.
+func newCaseless(s, word string, at int, maybe bool) caseless {
+	if !maybe {
+		return caseless{s: s, word: word, at: at, lo: -1, up: -1}
+	}
 	c := word[at]
 	return caseless{s: s, word: word, at: at, lo: nextByte(s, at, c), up: nextByte(s, at, c-'a'+'A')}
 }

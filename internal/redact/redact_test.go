@@ -87,8 +87,31 @@ func TestLine(t *testing.T) {
 			if got := Line(tt.in); got != tt.want {
 				t.Fatalf("Line(%q)\n got %q\nwant %q", tt.in, got, tt.want)
 			}
+			// Told exactly which clues the text holds, as the log capture tells it,
+			// LineWith redacts the same.
+			if got := LineWith(tt.in, cluesOf(tt.in)); got != tt.want {
+				t.Fatalf("LineWith(%q, %b)\n got %q\nwant %q", tt.in, cluesOf(tt.in), got, tt.want)
+			}
 		})
 	}
+}
+
+// cluesOf returns the clues s holds, byte by byte.
+func cluesOf(s string) Clues {
+	var c Clues
+	for i := range len(s) {
+		switch s[i] {
+		case '=', ':':
+			c |= ClueSeparator
+		case 'b', 'B':
+			c |= ClueBearer
+		case 'k', 'K':
+			c |= ClueToken
+		case '_':
+			c |= ClueUnderscore
+		}
+	}
+	return c
 }
 
 // Tokens shaped as daemon/access makes them.

@@ -3,6 +3,7 @@
 package textsafe
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 )
@@ -25,6 +26,9 @@ func Append(dst, src []byte) []byte {
 		c := src[i]
 		if printableASCII(c) {
 			j := i + 1
+			for j+8 <= len(src) && printable8(binary.LittleEndian.Uint64(src[j:])) {
+				j += 8
+			}
 			for j < len(src) && printableASCII(src[j]) {
 				j++
 			}
@@ -61,6 +65,16 @@ func Append(dst, src []byte) []byte {
 const esc = 0x1b
 
 func printableASCII(c byte) bool { return c >= 0x20 && c < 0x7f }
+
+// printable8 reports whether all eight bytes of w are printable ASCII: none below 0x20 and
+// none above 0x7e, tested on the whole word at once (the "has less" and "has more" tricks
+// of Bit Twiddling Hacks, exact for whether any byte qualifies).
+func printable8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := (w - 0x20*ones) & ^w & highs
+	above := ((w + ones) | w) & highs
+	return below|above == 0
+}
 
 // isClean reports whether Append would copy s unchanged.
 func isClean(s string) bool {

@@ -6,12 +6,10 @@ import (
 	"os"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/palyra/palyra/internal/redact"
-	"github.com/palyra/palyra/internal/textsafe"
 )
 
 // readSize is the most read from a pipe at once. A child blocked on a full pipe waits about
@@ -22,14 +20,18 @@ const readSize = 128 << 10
 // is processed. 1 MiB is the most an unprivileged process may ask by default.
 const pipeSize = 1 << 20
 
-// capture turns what one reader yields into batches of records: one read, one batch.
+// capture turns what one reader yields into records: one read, one append.
 type capture struct {
 	svc     *serviceLog
 	stream  Stream
 	watch   func([]byte) bool
 	maxLine int
-	batch   batch
+	clues   clueFinder
+	lines   []capturedLine // the lines of the read being stored
 }
+
+// capturedLine is a line of a read: data[start:end], of which cut more bytes were dropped.
+type capturedLine struct{ start, end, cut int }
 
 func (c *capture) run(r io.Reader) {
 	buf := make([]byte, c.maxLine+readSize)
@@ -44,7 +46,7 @@ func (c *capture) run(r io.Reader) {
 			if i < 0 {
 				break
 			}
-			c.add(data[lineStart:scan+i], cut)
+			c.lines = append(c.lines, capturedLine{lineStart, scan + i, cut})
 			cut = 0
 			lineStart = scan + i + 1
 			scan = lineStart
@@ -54,54 +56,96 @@ func (c *capture) run(r io.Reader) {
 			cut += len(rest) - c.maxLine
 			rest = rest[:c.maxLine]
 		}
+		if err != nil && (len(rest) > 0 || cut > 0) {
+			c.lines = append(c.lines, capturedLine{lineStart, lineStart + len(rest), cut})
+		}
+		c.store(data)
 		pending = copy(buf, rest)
 		if err != nil {
-			if pending > 0 || cut > 0 {
-				c.add(buf[:pending], cut)
-			}
-			c.flush()
 			return
 		}
-		c.flush()
 	}
 }
 
-// add appends one line, of which cut more bytes were dropped, to the batch: cleaned,
-// redacted and with its level.
-func (c *capture) add(line []byte, cut int) {
-	if len(line) > c.maxLine {
-		cut += len(line) - c.maxLine
-		line = line[:c.maxLine]
-	}
-	if cut == 0 {
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-	}
-	if c.watch != nil && c.watch(line) {
-		c.watch = nil
-	}
-	b := &c.batch
-	start := len(b.text)
-	b.text = textsafe.Append(b.text, line)
-	if cut > 0 {
-		b.text = appendTruncated(b.text, cut)
-	}
-	// The text is looked at in place; redact.Line returns it as is unless it hides something.
-	text := unsafe.String(unsafe.SliceData(b.text[start:]), len(b.text)-start)
-	if red := redact.Line(text); unsafe.StringData(red) != unsafe.StringData(text) || len(red) != len(text) {
-		b.text = append(b.text[:start], red...)
-		text = red
-	}
-	b.levels = append(b.levels, parseLevel(text))
-	b.ends = append(b.ends, len(b.text))
-}
-
-// flush stores the batch; its lines share one timestamp.
-func (c *capture) flush() {
-	if len(c.batch.ends) == 0 {
+// store appends the lines of one read to the service's records; they share a timestamp.
+func (c *capture) store(data []byte) {
+	if len(c.lines) == 0 {
 		return
 	}
-	c.svc.append(c.stream, &c.batch, time.Now().UnixNano())
-	c.batch.reset()
+	for _, l := range c.lines {
+		if c.watch == nil {
+			break
+		}
+		if c.watch(bytes.TrimSuffix(data[l.start:l.end], []byte{'\r'})) {
+			c.watch = nil
+		}
+	}
+	c.clues.reset(data)
+	a := c.svc.begin(c.stream, time.Now().UnixNano())
+	for _, l := range c.lines {
+		line, cut := data[l.start:l.end], l.cut
+		if len(line) > c.maxLine {
+			cut += len(line) - c.maxLine
+			line = line[:c.maxLine]
+		}
+		if cut == 0 {
+			line = bytes.TrimSuffix(line, []byte{'\r'})
+		}
+		clues, level := c.clues.line(l.start, l.end)
+		a.line(line, cut, clues, level)
+	}
+	a.end()
+	c.lines = c.lines[:0]
+}
+
+// clueFinder tells, for each line of one read, which bytes redaction and the level parser
+// look for it may hold. It searches the whole read for each byte once, rather than every
+// line for each: most lines hold none, and one search over a read costs less than a search
+// per line. Cleaning a line only removes bytes (or adds U+FFFD and spaces), so what the raw
+// line lacks its clean text lacks too.
+type clueFinder struct {
+	data []byte
+	next [len(clueBytes)]int // where each byte occurs next, at or after the last line's start
+}
+
+var clueBytes = [...]struct {
+	b    byte
+	clue redact.Clues // 0 for the level's clue
+}{
+	{'=', redact.ClueSeparator}, {':', redact.ClueSeparator},
+	{'b', redact.ClueBearer}, {'B', redact.ClueBearer},
+	{'k', redact.ClueToken}, {'K', redact.ClueToken},
+	{'_', redact.ClueUnderscore},
+	{'v', 0}, // every level key holds "level"
+}
+
+func (f *clueFinder) reset(data []byte) {
+	f.data = data
+	for i := range f.next {
+		f.next[i] = -1
+	}
+}
+
+// line returns the clues of data[start:end] and whether it may declare a level. Lines must
+// come in order.
+func (f *clueFinder) line(start, end int) (clues redact.Clues, level bool) {
+	for i, cb := range clueBytes {
+		n := f.next[i]
+		if n < start {
+			n = len(f.data)
+			if j := bytes.IndexByte(f.data[start:], cb.b); j >= 0 {
+				n = start + j
+			}
+			f.next[i] = n
+		}
+		if n < end {
+			if cb.clue == 0 {
+				level = true
+			}
+			clues |= cb.clue
+		}
+	}
+	return clues, level
 }
 
 // growPipe makes room in the pipe r reads, when it is one, so that a child writes on while a

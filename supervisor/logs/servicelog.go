@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/palyra/palyra/internal/redact"
+	"github.com/palyra/palyra/internal/textsafe"
 )
 
 // serviceLog is one service's share of the store: the records waiting for its file, the
@@ -31,6 +35,8 @@ type serviceLog struct {
 	oldest    *segment // the oldest segment still open; the list runs on by next
 	current   *segment // the one being written, nil while no file is open
 	followers int      // live followers of this service
+	appender  appender // the one append under way
+	scratch   []byte   // a line's text while its level is parsed
 	nextID    uint64   // the id of the next segment
 
 	// Owned by the writer goroutine.
@@ -52,57 +58,88 @@ func newServiceLog(s *Store, name string) *serviceLog {
 	return svc
 }
 
-// batch is the cleaned text of lines captured together and where each ends, with its level.
-type batch struct {
-	text   []byte
-	ends   []int
-	levels []string
+// appender appends records to a service's queue while holding its mu, from begin to end.
+type appender struct {
+	svc     *serviceLog
+	stream  Stream
+	stamp   []byte // the time of the records, formatted
+	open    bool   // the store was not closed at begin
+	kept    uint64
+	dropped uint64
 }
 
-func (b *batch) reset() { b.text, b.ends, b.levels = b.text[:0], b.ends[:0], b.levels[:0] }
-
-// append numbers the lines of b, appends them as records for the writer and wakes it. Lines
-// that do not fit the queue are dropped and counted: the child is never made to wait.
-func (svc *serviceLog) append(stream Stream, b *batch, nanos int64) {
-	s := svc.store
-	var stamp [20]byte
-	ts := strconv.AppendInt(stamp[:0], nanos, 10)
+// begin starts appending records of stream stamped nanos. Lines that do not fit the queue
+// are dropped and counted: the child is never made to wait.
+func (svc *serviceLog) begin(stream Stream, nanos int64) *appender {
+	a := &svc.appender
 	svc.mu.Lock()
-	if svc.closed {
-		svc.mu.Unlock()
+	*a = appender{svc: svc, stream: stream, stamp: strconv.AppendInt(a.stamp[:0], nanos, 10), open: !svc.closed}
+	return a
+}
+
+// line cleans, redacts and numbers one line, of which cut more bytes were dropped, and
+// appends it as a record. clues and level say what it may hold (see clueFinder).
+func (a *appender) line(raw []byte, cut int, clues redact.Clues, level bool) {
+	svc := a.svc
+	if !a.open {
 		return
 	}
-	n := len(b.ends)
-	room := s.opts.QueueBytes - len(svc.pending)
-	kept, size, start := 0, 0, 0
-	for kept < n {
-		size += b.ends[kept] - start + recordOverhead(stream, b.levels[kept])
-		if size > room {
-			break
-		}
-		start = b.ends[kept]
-		kept++
+	if len(svc.pending)+recordLimit(len(raw)) > svc.store.opts.QueueBytes {
+		a.dropped++
+		return
 	}
-	seq := s.seq.Add(uint64(kept)) - uint64(kept)
-	if svc.unwritten[0] == 0 && kept > 0 {
-		svc.unwritten[0] = seq + 1
+	if cut > 0 {
+		clues |= redact.ClueBearer // the marker says "bytes"
 	}
-	start = 0
-	for i := range kept {
-		seq++
-		svc.pending = appendRecordParts(svc.pending, ts, seq, stream, b.levels[i], b.text[start:b.ends[i]])
-		start = b.ends[i]
+	seq := svc.store.seq.Add(1)
+	if svc.unwritten[0] == 0 {
+		svc.unwritten[0] = seq
 	}
-	svc.appended += uint64(kept)
-	if kept > 0 {
+	a.kept++
+	if level {
+		// The level goes before the text in a record, so the text is cleaned aside first.
+		text := cleanText(svc.scratch[:0], raw, cut, clues)
+		svc.scratch = text[:0]
+		svc.pending = appendRecordParts(svc.pending, a.stamp, seq, a.stream, parseLevel(unsafeString(text)), text)
+		return
+	}
+	svc.pending = appendRecordParts(svc.pending, a.stamp, seq, a.stream, "", nil)
+	start := len(svc.pending) - 1 // before the newline
+	svc.pending = cleanText(svc.pending[:start], raw, cut, clues)
+	svc.pending = append(svc.pending, '\n')
+}
+
+// cleanText appends raw made safe and redacted, with the marker of a cut, to dst.
+func cleanText(dst, raw []byte, cut int, clues redact.Clues) []byte {
+	start := len(dst)
+	dst = textsafe.Append(dst, raw)
+	if cut > 0 {
+		dst = appendTruncated(dst, cut)
+	}
+	// The text is looked at in place; LineWith returns it as is unless it hides something.
+	text := unsafeString(dst[start:])
+	if red := redact.LineWith(text, clues); unsafe.StringData(red) != unsafe.StringData(text) || len(red) != len(text) {
+		dst = append(dst[:start], red...)
+	}
+	return dst
+}
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// end finishes the append and wakes the writer.
+func (a *appender) end() {
+	svc := a.svc
+	svc.appended += a.kept
+	if a.kept > 0 {
 		select { // under mu, so that close cannot close wake meanwhile
 		case svc.wake <- struct{}{}:
 		default:
 		}
 	}
+	dropped := a.dropped // a is the service's; another append may begin once mu is let go
 	svc.mu.Unlock()
-	if kept < n {
-		svc.dropped.Add(uint64(n - kept))
+	if dropped > 0 {
+		svc.dropped.Add(dropped)
 	}
 }
 
@@ -119,8 +156,6 @@ func (svc *serviceLog) oldestUnwritten() uint64 {
 	return first
 }
 
-// recordOverhead is a record's bytes besides its text, at most.
-func recordOverhead(stream Stream, level string) int { return 19 + 20 + len(stream) + len(level) + 5 }
 
 // run writes what is appended until close, then what is left, and closes the file.
 func (svc *serviceLog) run() {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/palyra/palyra/internal/redact"
-	"github.com/palyra/palyra/internal/textsafe"
 )
 
 // Options configures a Store. Zero values take the defaults.
@@ -115,13 +114,13 @@ func (s *Store) Note(service, text string) {
 	if len(text) > s.opts.MaxLineBytes {
 		text = text[:s.opts.MaxLineBytes] + truncatedMarker(len(text)-s.opts.MaxLineBytes)
 	}
-	t := redact.Line(textsafe.Clean(text))
 	svc := s.service(service)
 	if svc == nil {
 		return
 	}
-	b := batch{text: []byte(t), ends: []int{len(t)}, levels: []string{parseLevel(t)}}
-	svc.append(Supervisor, &b, time.Now().UnixNano())
+	a := svc.begin(Supervisor, time.Now().UnixNano())
+	a.line([]byte(text), 0, redact.AnyClue, true)
+	a.end()
 }
 
 // service returns the named service, creating it, or nil once the store is closed.

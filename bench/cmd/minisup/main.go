@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -29,13 +30,26 @@ func main() {
 	logDir := flag.String("logs", "", "log directory (default: a temporary one, removed on exit)")
 	backoff := flag.Duration("backoff", 0, "first restart delay (0: restart at once)")
 	fileMax := flag.Int64("file-max-bytes", 0, "log file rotation size (0: the log store's default)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "minisup:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: minisup [flags] -- program [args...]")
 		os.Exit(2)
 	}
 	if err := run(*name, *logDir, *backoff, *fileMax, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "minisup:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
