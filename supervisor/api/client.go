@@ -32,6 +32,7 @@ func Dial(path string) (*Client, error) {
 	conn, err := grpc.NewClient("unix://"+path,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)),
+		grpc.WithReadBufferSize(streamBuffer), grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor socket %s: %w", path, err)

@@ -72,6 +72,8 @@ func NewServer(cfg Config) *Server {
 	s := &Server{engine: cfg.Engine, logs: cfg.Logs, preflight: cfg.Preflight, shutdown: cfg.Shutdown, logger: cfg.Logger, closing: make(chan struct{})}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(peerCreds{}),
+		// A log follower moves hundreds of MB in a flood: fewer, larger socket writes.
+		grpc.WriteBufferSize(streamBuffer), grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if err := sameUID(ctx); err != nil {
 				return nil, err
@@ -266,6 +268,12 @@ func (s *Server) sendStored(stream grpc.ServerStreamingServer[palyrav1.LogBatch]
 func matches(grep *regexp.Regexp, l logs.Line) bool {
 	return grep.MatchString(logtext.Compact(l.Text))
 }
+
+// The socket's buffers and flow-control windows, for the log stream's throughput.
+const (
+	streamBuffer = 256 << 10
+	streamWindow = 4 << 20
+)
 
 // maxBatchBytes keeps each message well under gRPC's 4 MiB default; lineOverhead estimates
 // a line's encoded fields besides its text.
