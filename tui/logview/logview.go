@@ -477,7 +477,7 @@ func (m *Model) jump(dir int) tea.Cmd {
 func (m Model) visibleLines() []logs.Line {
 	out := make([]logs.Line, m.count())
 	for pos := range out {
-		out[pos] = *m.buf.at(m.absAt(pos))
+		out[pos] = m.buf.at(m.absAt(pos))
 	}
 	return out
 }
