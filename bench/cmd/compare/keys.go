@@ -6,8 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/palyra/palyra/bench/internal/workload"
 )
 
 // keysOutcome is key → screen in our TUI under tmux: the time from `tmux send-keys` until
@@ -21,6 +25,10 @@ type keysOutcome struct {
 	tuiPeak    uint64        // VmHWM of the TUI process
 	tuiCPU     float64       // % of one core over the switches
 	supCPU     float64
+	shownRate  float64         // flood lines per second by which the logs pane's newest line advanced
+	behind     []time.Duration // at each logs switch, the clock less the newest line's stamp
+	seen       seenLines
+	logsHeader string // the logs pane's header at the last switch to it
 	err        error
 }
 
@@ -103,11 +111,15 @@ func runKeys(ctx context.Context, tuiBin string, tuiErr error, child string, flo
 			out.timeouts++
 		}
 		out.lat = append(out.lat, d)
+		if flood && want.key == logsKey.key && ok {
+			out.sawLogs(tm.capture(), time.Now())
+		}
 	}
 	// The switches end on the cockpit when their number is even; make sure it is shown.
 	if _, ok := tm.switchTo(ctx, cockpitKey); ok {
 		out.cockpitGap = tm.longestStill(ctx, livenessWindow)
 	}
+	out.shownRate = out.seen.rate()
 	elapsed := time.Since(begin).Seconds()
 	out.supCPU = ticksToDuration(ticksOf(serve.pid())-cpu0).Seconds() / elapsed * 100
 	if st, err := readProc(tm.pid); err == nil {
@@ -201,9 +213,51 @@ func (r report) printKeys(w io.Writer) {
 				fmtMS(ms(percentile(o.lat, 99))), fmtMS(ms(percentile(o.lat, 100))), len(o.lat), o.timeouts, keyLimit)
 			fmt.Fprintf(w, "   %-16s TUI CPU %s, peak RSS %s; supervisor CPU %s; cockpit still for at most %s over %s\n", "",
 				fmtPct(o.tuiCPU), fmtMiB(mib(o.tuiPeak)), fmtPct(o.supCPU), fmtMS(ms(o.cockpitGap)), livenessWindow)
+			if cond == keysFlood {
+				fmt.Fprintf(w, "   %-16s logs pane: newest line advanced at %s; its stamp behind the clock p50 %s, max %s\n", "",
+					fmtRate(o.shownRate), fmtMS(ms(percentile(o.behind, 50))), fmtMS(ms(percentile(o.behind, 100))))
+				fmt.Fprintf(w, "   %-16s logs pane at the end: %s\n", "", o.logsHeader)
+			}
 		}
 		if o.err != nil {
 			fmt.Fprintf(w, "   %-16s %v\n", cond, o.err)
 		}
 	}
+}
+
+// seenLines follows the newest flood line the logs pane showed.
+type seenLines struct {
+	firstSeq, lastSeq int
+	firstAt, lastAt   time.Time
+}
+
+func (s seenLines) rate() float64 {
+	if d := s.lastAt.Sub(s.firstAt).Seconds(); d > 0 {
+		return float64(s.lastSeq-s.firstSeq) / d
+	}
+	return 0
+}
+
+var shownLineRE = regexp.MustCompile(`(\d\d:\d\d:\d\d\.\d\d\d) \S+ +` + workload.Marker + `(\d+)`)
+
+// sawLogs notes the newest flood line on a logs screen captured at now: its sequence number
+// and how far its time stamp is behind the clock.
+func (o *keysOutcome) sawLogs(screen string, now time.Time) {
+	if lines := strings.SplitN(screen, "\n", 3); len(lines) > 1 {
+		o.logsHeader = strings.TrimSpace(lines[1])
+	}
+	m := shownLineRE.FindAllStringSubmatch(screen, -1)
+	if len(m) == 0 {
+		return
+	}
+	newest := m[len(m)-1]
+	seq, _ := strconv.Atoi(newest[2])
+	if stamp, err := time.ParseInLocation("15:04:05.000", newest[1], time.Local); err == nil {
+		stamp = time.Date(now.Year(), now.Month(), now.Day(), stamp.Hour(), stamp.Minute(), stamp.Second(), stamp.Nanosecond(), time.Local)
+		o.behind = append(o.behind, max(now.Sub(stamp), 0))
+	}
+	if o.seen.firstAt.IsZero() {
+		o.seen.firstSeq, o.seen.firstAt = seq, now
+	}
+	o.seen.lastSeq, o.seen.lastAt = seq, now
 }
