@@ -298,14 +298,17 @@ func (m *Model) open() tea.Cmd {
 	// so it has no deadline; cancel ends it.
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	src, gen := m.src, m.gen
+	src, gen, keep := m.src, m.gen, m.opts.MaxLines
 	q := api.LogQuery{Tail: tailLines, Follow: true}
 	if m.service != "" {
 		q.Services = []string{m.service}
 	}
 	return func() tea.Msg {
 		s, err := src.Logs(ctx, q)
-		return openedMsg{gen: gen, stream: s, err: err}
+		if err != nil {
+			return openedMsg{gen: gen, err: err}
+		}
+		return openedMsg{gen: gen, stream: newFeed(ctx, s, keep)}
 	}
 }
 
