@@ -102,6 +102,11 @@ func firstFrames(ctx context.Context, name string, env []string, dir string, arg
 		return nil, nil, err
 	}
 	defer tm.kill()
+	ctl, err := tm.control()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ctl.close()
 	quoted := make([]string, len(argv))
 	for i, a := range argv {
 		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
@@ -113,7 +118,7 @@ func firstFrames(ctx context.Context, name string, env []string, dir string, arg
 			"exec "+strings.Join(quoted, " ")); err != nil {
 			return first, shown, fmt.Errorf("tmux new-session: %v: %s", err, firstLine(out))
 		}
-		capture := func() string { out, _ := tm.tmux("capture-pane", "-p", "-t", session); return out }
+		capture := func() string { return ctl.capture(session) }
 		var firstAt, shownAt time.Duration
 		waitFor(ctx, frameLimit, 2*time.Millisecond, func() bool {
 			s := capture()
