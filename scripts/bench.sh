@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # `just bench`: the Go benchmarks of the hot paths, then the same crash, log-flood and idle
-# workloads under our supervisor, supervisord and process-compose (bench/cmd/compare), then a
-# table of our figure, theirs and the ratio beside our targets.
+# workloads under our supervisor, supervisord and process-compose (bench/cmd/compare), our
+# TUI's key → screen under a log flood and the start-up times, then a table of our figure,
+# theirs and the ratio beside our targets.
 #
 # Peers: supervisord from Debian (scripts/install-tools.sh --bench); process-compose v1.64.1
 # built here from its module source into bin/process-compose (nothing of it is committed). A
 # peer that is missing is reported as unavailable and the rest still runs.
 #
 # Knobs (environment): BENCH_CRASH_RESTARTS (10), BENCH_FLOOD_LINES (5000000),
-# BENCH_IDLE_SECONDS (30), BENCH_ONLY (crash,flood,idle), BENCH_GOTIME (go test -benchtime,
-# 1s), BENCH_SKIP_GO=1 (skip the Go benchmarks).
+# BENCH_IDLE_SECONDS (30), BENCH_KEY_SWITCHES (40), BENCH_START_RUNS (10),
+# BENCH_ONLY (crash,flood,idle,keys,start), BENCH_GOTIME (go test -benchtime, 1s),
+# BENCH_SKIP_GO=1 (skip the Go benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -88,3 +88,14 @@ func BenchmarkLogsMemory100k(b *testing.B) {
 		runtime.KeepAlive(m)
 	}
 }
+
+// BenchmarkLogsGC100k is one garbage collection with a full pane live: the work a log flood
+// makes the collector repeat many times a second.
+func BenchmarkLogsGC100k(b *testing.B) {
+	m := full(b, 200, 50, "")
+	runtime.GC()
+	for b.Loop() {
+		runtime.GC()
+	}
+	runtime.KeepAlive(m)
+}

@@ -298,14 +298,17 @@ func (m *Model) open() tea.Cmd {
 	// so it has no deadline; cancel ends it.
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	src, gen := m.src, m.gen
+	src, gen, keep := m.src, m.gen, m.opts.MaxLines
 	q := api.LogQuery{Tail: tailLines, Follow: true}
 	if m.service != "" {
 		q.Services = []string{m.service}
 	}
 	return func() tea.Msg {
 		s, err := src.Logs(ctx, q)
-		return openedMsg{gen: gen, stream: s, err: err}
+		if err != nil {
+			return openedMsg{gen: gen, err: err}
+		}
+		return openedMsg{gen: gen, stream: newFeed(ctx, s, keep)}
 	}
 }
 
@@ -477,7 +480,7 @@ func (m *Model) jump(dir int) tea.Cmd {
 func (m Model) visibleLines() []logs.Line {
 	out := make([]logs.Line, m.count())
 	for pos := range out {
-		out[pos] = *m.buf.at(m.absAt(pos))
+		out[pos] = m.buf.at(m.absAt(pos))
 	}
 	return out
 }

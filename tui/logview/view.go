@@ -134,7 +134,7 @@ func (m *Model) body(rows int) []string {
 func (m *Model) lineRows(pos int) []string {
 	abs := m.absAt(pos)
 	l := m.buf.at(abs)
-	prefix, width := m.prefix(l, m.hasCurrent && abs == m.current)
+	prefix, width := m.prefix(&l, m.hasCurrent && abs == m.current)
 	textWidth := m.width - width
 	text := l.Text
 	if !m.wrap {

@@ -41,7 +41,9 @@ func run() int {
 	lines := flag.Int("lines", envInt("BENCH_FLOOD_LINES", 5_000_000), "flood workload: lines (env BENCH_FLOOD_LINES)")
 	width := flag.Int("width", 60, "flood workload: bytes per line, newline included")
 	idleSeconds := flag.Int("idle-seconds", envInt("BENCH_IDLE_SECONDS", 30), "idle window in seconds (env BENCH_IDLE_SECONDS)")
-	only := flag.String("only", envOr("BENCH_ONLY", "crash,flood,idle"), "workloads to run (env BENCH_ONLY)")
+	switches := flag.Int("switches", envInt("BENCH_KEY_SWITCHES", 40), "keys workload: pane switches to time (env BENCH_KEY_SWITCHES)")
+	startRuns := flag.Int("start-runs", envInt("BENCH_START_RUNS", 10), "start workload: runs of each start to time (env BENCH_START_RUNS)")
+	only := flag.String("only", envOr("BENCH_ONLY", "crash,flood,idle,keys,start"), "workloads to run (env BENCH_ONLY)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -77,7 +79,9 @@ func run() int {
 		}
 	}
 
-	r := report{restarts: *restarts, lines: *lines, crash: map[string]crashOutcome{}, flood: map[string]floodOutcome{}, idle: map[string]idleOutcome{}}
+	r := report{restarts: *restarts, lines: *lines, switches: *switches, startRuns: *startRuns,
+		crash: map[string]crashOutcome{}, flood: map[string]floodOutcome{}, idle: map[string]idleOutcome{},
+		keys: map[string]keysOutcome{}, start: map[string]startOutcome{}}
 	want := map[string]bool{}
 	for w := range strings.SplitSeq(*only, ",") {
 		want[strings.TrimSpace(w)] = true
@@ -110,6 +114,20 @@ func run() int {
 		r.idle[ours.name] = runIdleOurs(ctx, tuiBin, tuiErr, window)
 		progress("idle: supervisord and process-compose's TUI, two idle children each, for %s", window)
 		r.idle[sd.name], r.idle[pc.name] = runIdlePeers(ctx, sd, pc, *pcBin, child, window)
+	}
+	if want["keys"] && ctx.Err() == nil {
+		progress("keys: %d switches between the cockpit and the logs pane of our TUI, the daemon idle", *switches)
+		r.keys[keysIdle] = runKeys(ctx, tuiBin, tuiErr, child, false, *switches)
+		progress("keys: %d switches between the cockpit and the logs pane of our TUI, the daemon flooding", *switches)
+		r.keys[keysFlood] = runKeys(ctx, tuiBin, tuiErr, child, true, *switches)
+	}
+	if want["start"] && ctx.Err() == nil {
+		progress("start: our TUI's first frame on a running stack, then a fresh home until healthy (%d runs each)", *startRuns)
+		r.start[ours.name] = runStartOurs(ctx, tuiBin, tuiErr, *startRuns)
+		if pc.err == nil {
+			progress("start: process-compose's TUI to its first frame (%d runs)", *startRuns)
+		}
+		r.start[pc.name] = runStartPC(ctx, pc, *pcBin, child, *startRuns)
 	}
 	if *goBench != "" {
 		r.goBench = tableBenchmarks(*goBench)

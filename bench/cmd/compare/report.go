@@ -25,13 +25,19 @@ var systemNames = []string{nameOurs, nameSD, namePC}
 
 // report collects every outcome and prints them.
 type report struct {
-	restarts, lines int
-	crash           map[string]crashOutcome
-	flood           map[string]floodOutcome
-	floodDisk       floodOutcome // ours through the supervisor package, rotation off
-	idle            map[string]idleOutcome
-	goBench         []goBench
+	restarts, lines     int
+	switches, startRuns int
+	crash               map[string]crashOutcome
+	flood               map[string]floodOutcome
+	floodDisk           floodOutcome // ours through the supervisor package, rotation off
+	idle                map[string]idleOutcome
+	keys                map[string]keysOutcome // ours only, by condition: "idle", "flood"
+	start               map[string]startOutcome
+	goBench             []goBench
 }
+
+// addRow adds a row with each system's cell from f.
+type addRow func(metric string, higher bool, target string, f func(name string) cell)
 
 // cell is one system's figure in a row.
 type cell struct {
@@ -89,7 +95,7 @@ func ratio(ours, theirs cell, higher bool) string {
 
 func (r report) rows() []row {
 	var rows []row
-	add := func(metric string, higher bool, target string, f func(name string) cell) {
+	var add addRow = func(metric string, higher bool, target string, f func(name string) cell) {
 		rw := row{metric: metric, higher: higher, target: target, cells: map[string]cell{}}
 		for _, n := range systemNames {
 			rw.cells[n] = f(n)
@@ -203,6 +209,12 @@ func (r report) rows() []row {
 		})
 		add("idle RSS, supervisor", false, "< 25 MB", func(n string) cell { return idleRSS(n, roleSupervisor) })
 	}
+	if len(r.keys) > 0 {
+		r.keysRows(add)
+	}
+	if len(r.start) > 0 {
+		r.startRows(add)
+	}
 	for _, b := range r.goBench {
 		add("go bench "+b.name+" ("+b.figure.label+")", false, b.figure.target, func(n string) cell {
 			if n != nameOurs {
@@ -291,6 +303,12 @@ func (r report) printDetails(w io.Writer) {
 				fmt.Fprintf(w, "   %-16s %s\n", "", o.note)
 			}
 		}
+	}
+	if len(r.keys) > 0 {
+		r.printKeys(w)
+	}
+	if len(r.start) > 0 {
+		r.printStart(w)
 	}
 }
 
