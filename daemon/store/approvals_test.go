@@ -250,3 +250,30 @@ func TestAFullDiskRefusesAWriteWholeAndTheStoreRecovers(t *testing.T) {
 	s.Close()
 	checkConsistent(t, filepath.Join(dir, FileName))
 }
+
+func TestExpiringWithNothingDueWritesNothing(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), FileName))
+	newApproval(t, s, "ci", "later", time.Hour)
+	lastWrite := func() int {
+		var id int
+		if err := s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	before := lastWrite()
+	for range 3 {
+		if expired, err := s.ExpireApprovals(time.Now()); err != nil || len(expired) != 0 {
+			t.Fatalf("expired %s, %v; want none", ids(expired), err)
+		}
+	}
+	if after := lastWrite(); after != before {
+		t.Fatalf("%d write transactions with nothing due", after-before)
+	}
+	if expired, err := s.ExpireApprovals(time.Now().Add(2 * time.Hour)); err != nil || len(expired) != 1 {
+		t.Fatalf("expired %s, %v; want the one due", ids(expired), err)
+	}
+	if lastWrite() == before {
+		t.Fatal("the approval due was timed out without a write")
+	}
+}
