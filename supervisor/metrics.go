@@ -9,6 +9,12 @@ import (
 	"github.com/palyra/palyra/internal/diskspace"
 )
 
+// cpuWindow is the span CPU use is measured over. /proc counts CPU time in 10 ms ticks, so
+// over the 2 s between samples one tick reads as 0.5 %: an idle process flickered between
+// 0.0 and 0.5 %, and every flicker was pushed to the watchers. Over 10 s a tick is 0.1 %,
+// the precision shown.
+const cpuWindow = 10 * time.Second
+
 type sampleTarget struct {
 	svc *service // nil for the supervisor itself
 	pid int
@@ -24,20 +30,20 @@ type reading struct {
 func (s *Supervisor) sampleLoop(ctx context.Context) {
 	tick := time.NewTicker(s.policy.MetricsEvery)
 	defer tick.Stop()
-	prev := s.sample(nil)
+	history := s.sample(nil)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			prev = s.sample(prev)
+			history = s.sample(history)
 		}
 	}
 }
 
-// sample takes one reading per process; CPU use is measured against prev, the last samples
-// by pid, and the new samples are returned for the next call.
-func (s *Supervisor) sample(prev map[int]procSample) map[int]procSample {
+// sample takes one reading per process; CPU use is measured over cpuWindow against the
+// earlier samples of the same pid in history, and the history for the next call is returned.
+func (s *Supervisor) sample(history map[int][]procSample) map[int][]procSample {
 	targets := []sampleTarget{{pid: os.Getpid()}}
 	s.mu.Lock()
 	for _, svc := range s.services {
@@ -47,18 +53,19 @@ func (s *Supervisor) sample(prev map[int]procSample) map[int]procSample {
 	}
 	s.mu.Unlock()
 
-	next := make(map[int]procSample, len(targets))
+	next := make(map[int][]procSample, len(targets))
 	readings := make([]reading, len(targets))
 	for i, t := range targets {
 		cur, err := readProcSample(t.pid)
 		if err != nil {
 			continue // it exited since the list was made
 		}
-		next[t.pid] = cur
+		past := sinceWindow(history[t.pid], cur.at)
 		readings[i] = reading{ok: true, rssBytes: cur.rssBytes}
-		if p, ok := prev[t.pid]; ok {
-			readings[i].cpu = cpuPercent(p, cur)
+		if len(past) > 0 {
+			readings[i].cpu = cpuPercent(past[0], cur)
 		}
+		next[t.pid] = append(past, cur)
 	}
 
 	free := int64(-1)
@@ -79,7 +86,8 @@ func (s *Supervisor) sample(prev map[int]procSample) map[int]procSample {
 		switch {
 		case !r.ok:
 		case t.svc == nil:
-			changed = changed || noticeable(s.info.CPUPercent, s.info.RSSBytes, r)
+			// No watcher shows the supervisor's own figures; pushing them would also cost
+			// the CPU the next reading shows.
 			s.info.CPUPercent, s.info.RSSBytes = r.cpu, r.rssBytes
 		case t.svc.status.PID == t.pid:
 			changed = changed || noticeable(t.svc.status.CPUPercent, t.svc.status.RSSBytes, r)
@@ -93,6 +101,15 @@ func (s *Supervisor) sample(prev map[int]procSample) map[int]procSample {
 		s.notify()
 	}
 	return next
+}
+
+// sinceWindow drops the samples older than the newest one at least cpuWindow before now,
+// which a reading at now measures from (or from the oldest there is, early on).
+func sinceWindow(samples []procSample, now time.Time) []procSample {
+	for len(samples) > 1 && now.Sub(samples[1].at) >= cpuWindow {
+		samples = samples[1:]
+	}
+	return samples
 }
 
 func noticeable(cpu float64, rss uint64, r reading) bool {

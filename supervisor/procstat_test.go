@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -121,4 +122,24 @@ func after(b []byte, c byte) []byte {
 		}
 	}
 	return b
+}
+
+func TestCPUIsMeasuredOverTheWindow(t *testing.T) {
+	at := time.Date(2026, 11, 22, 14, 30, 0, 0, time.UTC)
+	var history []procSample
+	for i := range 7 { // every 2 s for 12 s, one tick of CPU each time
+		history = append(history, procSample{at: at.Add(time.Duration(2*i) * time.Second), cpuTicks: uint64(i)})
+	}
+	now := at.Add(12 * time.Second)
+	past := sinceWindow(history[:6], now)
+	if len(past) == 0 || !past[0].at.Equal(at.Add(2*time.Second)) {
+		t.Fatalf("measured from %v, want the newest sample at least %v old", past[0].at.Sub(at), cpuWindow)
+	}
+	// 5 ticks (50 ms) over 10 s.
+	if got := cpuPercent(past[0], history[6]); math.Abs(got-0.5) > 1e-9 {
+		t.Fatalf("%v%%, want 0.5%%", got)
+	}
+	if early := sinceWindow(history[:2], at.Add(4*time.Second)); len(early) != 2 {
+		t.Fatalf("kept %d of 2 samples younger than the window", len(early))
+	}
 }
