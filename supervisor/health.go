@@ -23,10 +23,10 @@ type probeTarget struct {
 	healthy bool
 }
 
-// probeLoop checks the health of every running service, with one connection per run: each
-// tick until it is healthy, then every HealthyProbe. Most of an idle stack's CPU went into
-// probes of services that were fine; a crash is noticed at once anyway, through Wait. A
-// tick that comes while the last probes still run is skipped.
+// probeLoop checks the health of every running service, with one connection per run: every
+// Tick until it is healthy, then every HealthyProbe. Most of an idle stack's CPU went into
+// probes of services that were fine; a crash is noticed at once anyway, through Wait. The
+// loop sleeps until the next probe is due, so a healthy stack wakes it once a HealthyProbe.
 func (s *Supervisor) probeLoop(ctx context.Context) {
 	conns := make(map[*run]*grpc.ClientConn)
 	lastProbe := make(map[*run]time.Time)
@@ -35,18 +35,33 @@ func (s *Supervisor) probeLoop(ctx context.Context) {
 			c.Close()
 		}
 	}()
-	tick := time.NewTicker(s.policy.Tick)
-	defer tick.Stop()
+	due := time.NewTimer(s.policy.Tick)
+	defer due.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-due.C:
 			s.probeAll(ctx, conns, lastProbe, false)
 		case <-s.probeSoon:
 			s.probeAll(ctx, conns, lastProbe, true)
 		}
+		due.Reset(s.policy.nextProbeIn(s.probeTargets(), lastProbe, time.Now()))
 	}
+}
+
+// nextProbeIn is how long after now the first of targets is due for a probe; HealthyProbe
+// when there are none, since a service that becomes ready asks for one (requestProbe).
+func (p Policy) nextProbeIn(targets []probeTarget, lastProbe map[*run]time.Time, now time.Time) time.Duration {
+	wait := p.HealthyProbe
+	for _, t := range targets {
+		period := p.Tick
+		if t.healthy {
+			period = p.HealthyProbe
+		}
+		wait = min(wait, lastProbe[t.run].Add(period).Sub(now))
+	}
+	return max(wait, 0)
 }
 
 // requestProbe schedules a probe before the next tick without waiting for it.
