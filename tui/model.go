@@ -386,7 +386,7 @@ func (m model) updateSnapshots(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.inventory.SetInstances(msg.snap.Services)
 		m.logs.SetServices(msg.snap.Services)
 		m.palette.SetSuggestions(suggestions(msg.snap.Services))
-		return m, tea.Batch(m.followDaemon(msg.snap), nextSnapshot(msg.gen, msg.stream, m.opts.Now))
+		return m, tea.Batch(m.followDaemon(msg.snap), nextSnapshot(msg.gen, msg.stream, m.opts.Now), m.cockpit.Reschedule())
 	case snapshotRetryMsg:
 		if msg.gen == m.snapGen {
 			return m, m.openSnapshots()

@@ -22,6 +22,21 @@ func Short(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
+// ShortChangesIn is how long until Short shows another text for a duration that is d now
+// and grows: a second while seconds show, then a minute, then an hour.
+func ShortChangesIn(d time.Duration) time.Duration {
+	unit := time.Second
+	switch {
+	case d < 0:
+		return time.Second - d
+	case d >= 24*time.Hour:
+		unit = time.Hour
+	case d >= time.Hour:
+		unit = time.Minute
+	}
+	return unit - d%unit
+}
+
 // Coarse renders a duration in its largest unit only: 42s, 50m, 3h, 2d; for narrow columns
 // where "ago" follows. Negative durations are 0s.
 func Coarse(d time.Duration) string {

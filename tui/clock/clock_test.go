@@ -23,6 +23,27 @@ func TestShort(t *testing.T) {
 	}
 }
 
+func TestShortChangesIn(t *testing.T) {
+	cases := map[time.Duration]time.Duration{
+		-2 * time.Second:                      3 * time.Second,
+		0:                                     time.Second,
+		42*time.Second + 300*time.Millisecond: 700 * time.Millisecond,
+		59*time.Minute + 59*time.Second:       time.Second,
+		time.Hour:                             time.Minute,
+		3*time.Hour + 7*time.Minute + 20*time.Second: 40 * time.Second,
+		50*time.Hour + 59*time.Minute:                time.Minute,
+	}
+	for d, want := range cases {
+		got := ShortChangesIn(d)
+		if got != want {
+			t.Errorf("ShortChangesIn(%v) = %v, want %v", d, got, want)
+		}
+		if Short(d+got-time.Nanosecond) != Short(d) || Short(d+got) == Short(d) {
+			t.Errorf("Short changes from %q other than %v after %v", Short(d), got, d)
+		}
+	}
+}
+
 func TestCoarse(t *testing.T) {
 	cases := map[time.Duration]string{
 		42 * time.Second:                "42s",

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/palyra/palyra/supervisor"
+	"github.com/palyra/palyra/tui/clock"
 	"github.com/palyra/palyra/tui/keys"
 	"github.com/palyra/palyra/tui/status"
 	"github.com/palyra/palyra/tui/theme"
@@ -41,7 +42,10 @@ const verbTimeout = 30 * time.Second
 type OpenLogsMsg struct{ Service string }
 
 // TickMsg moves the cockpit's clock, so uptimes and countdowns advance while it is visible.
-type TickMsg struct{ At time.Time }
+type TickMsg struct {
+	At  time.Time
+	gen int // the clock that sent it; older ones are dropped
+}
 
 // DaemonFacts are what the cockpit shows of palyrad's gateway: its devices and approvals.
 type DaemonFacts struct {
@@ -88,7 +92,8 @@ type Model struct {
 	refusal  string // why this UI may not start or stop services; "" when it may
 
 	focused bool
-	ticking bool // a TickMsg is on its way
+	tickDue time.Time // when the TickMsg on its way fires; zero when none is
+	tickGen int
 }
 
 // New returns a cockpit that runs verbs through ctrl.
@@ -125,15 +130,53 @@ func (m *Model) SetSnapshot(s supervisor.Snapshot, at time.Time) {
 // SetDaemonFacts shows the gateway's latest counts, or why it cannot be reached.
 func (m *Model) SetDaemonFacts(f DaemonFacts) { m.daemon = f }
 
-// Focus marks the pane visible and starts the once-a-second clock unless it already runs.
+// Focus marks the pane visible and starts its clock unless a tick is already due.
 func (m *Model) Focus() tea.Cmd {
 	m.focused = true
-	if m.ticking {
+	return m.armClock()
+}
+
+// Reschedule is the clock's tick after a new snapshot, when it must come sooner than the one
+// on its way (a service restarted and shows seconds again); nil otherwise.
+func (m *Model) Reschedule() tea.Cmd { return m.armClock() }
+
+// armClock sends the next tick when the first of the shown durations changes text, once a
+// second at most: each second while one shows seconds, each minute once they show only hours
+// and minutes.
+func (m *Model) armClock() tea.Cmd {
+	if !m.focused {
 		return nil
 	}
-	m.ticking = true
-	now := m.now
-	return m.tick(time.Second, func(time.Time) tea.Msg { return TickMsg{At: now()} })
+	now := m.now()
+	// At most once a second: uptimes started at different instants change within the same
+	// second, and one frame for all of them is enough.
+	wait := max(m.nextChange(now), time.Second)
+	due := now.Add(wait)
+	if !m.tickDue.IsZero() && !m.tickDue.After(due) {
+		return nil
+	}
+	m.tickDue = due
+	m.tickGen++
+	gen, clockNow := m.tickGen, m.now
+	return m.tick(wait, func(time.Time) tea.Msg { return TickMsg{At: clockNow(), gen: gen} })
+}
+
+// nextChange is how long after now an uptime or countdown the pane shows changes text; a
+// minute at most, so that nothing is ever much later than the wall clock.
+func (m Model) nextChange(now time.Time) time.Duration {
+	wait := time.Minute
+	if !m.snap.Supervisor.StartedAt.IsZero() {
+		wait = min(wait, clock.ShortChangesIn(now.Sub(m.snap.Supervisor.StartedAt)))
+	}
+	for _, s := range m.snap.Services {
+		if !s.StartedAt.IsZero() {
+			wait = min(wait, clock.ShortChangesIn(now.Sub(s.StartedAt)))
+		}
+		if s.NextRestart.After(now) {
+			wait = min(wait, time.Second) // a countdown
+		}
+	}
+	return wait
 }
 
 // Blur marks the pane hidden; the clock stops at its next tick.
@@ -185,12 +228,15 @@ func (m Model) Run(v Verb, name string) tea.Cmd {
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case TickMsg:
-		m.ticking = false
+		if msg.gen != m.tickGen {
+			return m, nil
+		}
+		m.tickDue = time.Time{}
 		if !m.focused {
 			return m, nil
 		}
 		m.at = msg.At
-		return m, m.Focus()
+		return m, m.armClock()
 	case tea.KeyPressMsg:
 		switch m.mode {
 		case modeConfirmStop:

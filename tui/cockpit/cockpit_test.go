@@ -393,3 +393,29 @@ func lineWith(t *testing.T, view, part string) string {
 	t.Fatalf("no line with %q in:\n%s", part, view)
 	return ""
 }
+
+func TestClockTicksWhenTheShownTextChanges(t *testing.T) {
+	m, _, clock := newTestModel(healthy(), 80, 24)
+	// Only hours and minutes show; the daemon's uptime, 2h13m08s at t0+1s, turns first.
+	stale := m.Focus()
+	if fmt.Sprint(clock.Durations) != "[52s]" {
+		t.Fatalf("timers = %v, want one of 52s", clock.Durations)
+	}
+	restarted := healthy()
+	restarted.Services[1].StartedAt = t0
+	m.SetSnapshot(restarted, t0.Add(time.Second))
+	fresh := m.Reschedule()
+	if fresh == nil || fmt.Sprint(clock.Durations) != "[52s 1s]" {
+		t.Fatalf("timers = %v after a restart, want a second one of 1s", clock.Durations)
+	}
+	if again := m.Reschedule(); again != nil {
+		t.Fatal("a second snapshot started a third clock")
+	}
+	m, cmd := m.Update(cmdtest.Run(t, stale)[0])
+	if cmd != nil {
+		t.Fatal("the replaced tick re-armed")
+	}
+	if _, cmd = m.Update(cmdtest.Run(t, fresh)[0]); cmd == nil {
+		t.Fatal("the current tick did not re-arm")
+	}
+}
