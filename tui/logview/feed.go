@@ -30,10 +30,12 @@ type feed struct {
 	keep  int
 	ready chan struct{} // holds a token while something is pending
 
-	mu      sync.Mutex
-	lines   []logs.Line
-	dropped uint64
-	err     error // the stream's end, handed out after the lines before it
+	mu       sync.Mutex
+	lines    []logs.Line
+	dropped  uint64
+	unstored uint64
+	behind   int64 // how far the stream was behind the files when it last sent lines
+	err      error // the stream's end, handed out after the lines before it
 
 	handed time.Time // when Recv last returned
 }
@@ -55,6 +57,10 @@ func (f *feed) read(ctx context.Context, s api.LogStream) {
 			f.lines = append(f.lines[:0], f.lines[over:]...)
 		}
 		f.dropped += b.Dropped
+		f.unstored += b.Unstored
+		if len(b.Lines) > 0 || b.Behind > 0 {
+			f.behind = b.Behind
+		}
 		f.err = err
 		f.mu.Unlock()
 		f.signal()
@@ -96,11 +102,11 @@ func (f *feed) Recv() (api.LogBatch, error) {
 	if f.err != nil {
 		f.signal() // the end stays: every later call returns it too
 	}
-	if len(f.lines) == 0 && f.dropped == 0 {
+	if len(f.lines) == 0 && f.dropped == 0 && f.unstored == 0 {
 		return api.LogBatch{}, f.err
 	}
-	b := api.LogBatch{Lines: f.lines, Dropped: f.dropped}
-	f.lines, f.dropped = nil, 0
+	b := api.LogBatch{Lines: f.lines, Dropped: f.dropped, Unstored: f.unstored, Behind: f.behind}
+	f.lines, f.dropped, f.unstored = nil, 0, 0
 	return b, nil
 }
 

@@ -81,6 +81,8 @@ type Model struct {
 	down          bool
 	retry         time.Duration
 	streamDropped uint64
+	unstored      uint64 // lines of the stream that never reached the log files
+	behind        int64  // bytes the stream has yet to read from the files
 
 	buf      ring
 	svcWidth int
@@ -210,6 +212,8 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		m.down, m.retry = false, firstRetry
 		m.streamDropped += msg.batch.Dropped
+		m.unstored += msg.batch.Unstored
+		m.behind = msg.batch.Behind
 		m.appendLines(msg.batch.Lines)
 		return m, wait(msg.gen, msg.stream)
 	case retryMsg:
@@ -338,7 +342,7 @@ func (m *Model) reset() {
 	m.matches = nil
 	m.hasCurrent = false
 	m.follow = true
-	m.streamDropped = 0
+	m.streamDropped, m.unstored, m.behind = 0, 0, 0
 }
 
 // appendLines adds a batch: O(len(lines)), matching only the new lines against the filter.

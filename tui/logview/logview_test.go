@@ -495,3 +495,17 @@ func TestCountsAreWordedForOne(t *testing.T) {
 		t.Errorf("one match is not \"1 match\":\n%s", v)
 	}
 }
+
+// TestHeaderSaysWhenCatchingUp: a stream far behind the files says so until it has caught
+// up, and lines that never reached the files are counted.
+func TestHeaderSaysWhenCatchingUp(t *testing.T) {
+	m := withLines(t, 120, 10, 3)
+	m, _ = m.Update(batchMsg{gen: m.gen, batch: api.LogBatch{Lines: lines(3, 2), Behind: 40 << 20, Unstored: 7}, stream: &fakeStream{}})
+	if h := m.header(); !strings.Contains(h, "catching up (40 MiB behind)") || !strings.Contains(h, "7 not stored") {
+		t.Fatalf("header %q: want catching up and 7 not stored", h)
+	}
+	m, _ = m.Update(batchMsg{gen: m.gen, batch: api.LogBatch{Lines: lines(5, 1)}, stream: &fakeStream{}})
+	if h := m.header(); strings.Contains(h, "catching up") || !strings.Contains(h, "7 not stored") {
+		t.Fatalf("header %q after catching up: want no catching up, still 7 not stored", h)
+	}
+}

@@ -1,6 +1,7 @@
 package logview
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -238,6 +239,9 @@ func (m *Model) highlight(text string) string {
 	return b.String()
 }
 
+// catchUpFrom is how far behind the files the pane's stream is before the header says so.
+const catchUpFrom = 8 << 20
+
 func (m *Model) header() string {
 	name := "all services"
 	if m.service != "" {
@@ -254,6 +258,12 @@ func (m *Model) header() string {
 		parts = append(parts, m.styles.Busy.Render(thousands(int(dropped))+" dropped"))
 	} else {
 		parts = append(parts, "0 dropped")
+	}
+	if m.unstored > 0 {
+		parts = append(parts, m.styles.Busy.Render(thousands(int(m.unstored))+" not stored"))
+	}
+	if m.behind > catchUpFrom {
+		parts = append(parts, m.styles.Busy.Render(fmt.Sprintf("catching up (%d MiB behind)", m.behind>>20)))
 	}
 	if m.wrap {
 		parts = append(parts, "wrap")
