@@ -286,9 +286,10 @@ func (f *follower) delivery() delivery {
 	return delivery{unique: f.counter.Unique, total: f.counter.Total, last: f.lastAt()}
 }
 
-var skippedRE = regexp.MustCompile(`(\d+) lines skipped`)
+var skippedRE = regexp.MustCompile(`(\d+) lines? (?:skipped|never reached the log files)`)
 
-// skippedLines adds up the "N lines skipped" notices `logs -f` printed on stderr.
+// skippedLines adds up the notices of lines `logs -f` said it could not deliver, on stderr:
+// skipped because it fell too far behind, or never stored because the disk fell behind.
 func skippedLines(path string) uint64 {
 	b, _ := os.ReadFile(path)
 	var n uint64
