@@ -156,7 +156,6 @@ func (svc *serviceLog) oldestUnwritten() uint64 {
 	return first
 }
 
-
 // run writes what is appended until close, then what is left, and closes the file.
 func (svc *serviceLog) run() {
 	defer close(svc.done)
