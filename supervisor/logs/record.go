@@ -16,12 +16,6 @@ import (
 // Text never holds a tab or a newline: it was cleaned before storage. The service is the
 // file's name. The sequence number is kept so that stored and live lines can be told apart.
 
-// appendRecord appends l as a record.
-func appendRecord(dst []byte, l Line) []byte {
-	var stamp [20]byte
-	return appendRecordParts(dst, strconv.AppendInt(stamp[:0], l.Time.UnixNano(), 10), l.Seq, l.Stream, l.Level, []byte(l.Text))
-}
-
 // appendRecordParts appends a record of a time already formatted.
 func appendRecordParts(dst, nanos []byte, seq uint64, stream Stream, level string, text []byte) []byte {
 	dst = append(dst, nanos...)

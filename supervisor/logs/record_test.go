@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +74,10 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v became %q then %+v, %v", in, l, rec, again, ok)
 		}
 	})
+}
+
+// appendRecord appends l as a record.
+func appendRecord(dst []byte, l Line) []byte {
+	var stamp [20]byte
+	return appendRecordParts(dst, strconv.AppendInt(stamp[:0], l.Time.UnixNano(), 10), l.Seq, l.Stream, l.Level, []byte(l.Text))
 }

@@ -256,8 +256,9 @@ func (svc *serviceLog) writeFile(part []byte) error {
 			}
 		}
 		svc.advance(part[:whole])
-		svc.dropped.Add(uint64(bytes.Count(part[whole:], []byte{'\n'})))
-		svc.lostRun += uint64(bytes.Count(part[whole:], []byte{'\n'}))
+		lost := uint64(bytes.Count(part[whole:], []byte{'\n'}))
+		svc.dropped.Add(lost)
+		svc.lostRun += lost
 		return err
 	}
 	svc.advance(part)

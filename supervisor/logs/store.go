@@ -167,12 +167,7 @@ func (s *Store) Tail(services []string, n int) ([]Line, error) {
 // watermark returns a Seq below which every line is in its file or lost: the lines of all
 // services up to it are known, so followers of several services can order them.
 func (s *Store) watermark() uint64 {
-	s.mu.Lock()
-	svcs := make([]*serviceLog, 0, len(s.services))
-	for _, svc := range s.services {
-		svcs = append(svcs, svc)
-	}
-	s.mu.Unlock()
+	svcs := s.serviceLogs()
 	mark := s.seq.Load() + 1 // before the services: a line appended meanwhile is above it
 	for _, svc := range svcs {
 		if seq := svc.oldestUnwritten(); seq != 0 {
@@ -184,12 +179,7 @@ func (s *Store) watermark() uint64 {
 
 // flush waits until what was captured so far reached the files or was counted as lost.
 func (s *Store) flush() {
-	s.mu.Lock()
-	svcs := make([]*serviceLog, 0, len(s.services))
-	for _, svc := range s.services {
-		svcs = append(svcs, svc)
-	}
-	s.mu.Unlock()
+	svcs := s.serviceLogs()
 	for _, svc := range svcs {
 		svc.flush()
 	}
@@ -230,10 +220,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	svcs := make([]*serviceLog, 0, len(s.services))
-	for _, svc := range s.services {
-		svcs = append(svcs, svc)
-	}
+	svcs := s.serviceLogsLocked()
 	s.mu.Unlock()
 	for _, svc := range svcs {
 		svc.close()
@@ -243,6 +230,22 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// serviceLogs returns the services so far, to work on without holding s.mu.
+func (s *Store) serviceLogs() []*serviceLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serviceLogsLocked()
+}
+
+// serviceLogsLocked is serviceLogs with s.mu held.
+func (s *Store) serviceLogsLocked() []*serviceLog {
+	svcs := make([]*serviceLog, 0, len(s.services))
+	for _, svc := range s.services {
+		svcs = append(svcs, svc)
+	}
+	return svcs
 }
 
 // isFinished reports whether the store is closed and its files are complete.
