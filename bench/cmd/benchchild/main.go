@@ -3,7 +3,7 @@
 // workload. It is configured through the environment only, because the supervisors differ in
 // how they pass arguments and `palyra-tui serve` appends its own to a service's command line.
 //
-//	BENCH_CHILD_MODE    crash, flood, idle or respawn
+//	BENCH_CHILD_MODE    crash, flood, idle, respawn or ticker
 //	BENCH_CHILD_RECORD  crash: file that gets "start <unix ns>" and "exit <unix ns>" lines
 //	BENCH_CHILD_RUN     crash: how long to run before exiting with status 1 (default 300ms)
 //	BENCH_CHILD_LINES   flood: lines to write (default 1000000)
@@ -15,6 +15,8 @@
 //
 // respawn is the floor for crash → restart: the least a supervisor can do, a loop that runs
 // this program again in crash mode the moment it exits (exec.Cmd.Run, nothing else).
+// ticker is the floor for an idle TUI: a Go program whose only work is a 60 Hz ticker, the
+// one Bubble Tea's renderer runs for a program's whole life.
 package main
 
 import (
@@ -54,8 +56,10 @@ func main() {
 		err = idle()
 	case "respawn":
 		err = respawn()
+	case "ticker":
+		ticker()
 	default:
-		err = fmt.Errorf("BENCH_CHILD_MODE %q: want crash, flood, idle or respawn", mode)
+		err = fmt.Errorf("BENCH_CHILD_MODE %q: want crash, flood, idle, respawn or ticker", mode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchchild:", err)
@@ -205,6 +209,19 @@ func idle() error {
 	}
 	waitForSignal()
 	return nil
+}
+
+func ticker() {
+	t := time.NewTicker(time.Second / 60)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	for {
+		select {
+		case <-t.C:
+		case <-sig:
+			return
+		}
+	}
 }
 
 // printReady writes the ready line a Palyra service prints (internal/ready), without

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ const (
 	roleSupervisor role = iota // the supervising process (for process-compose also its TUI)
 	roleTUI
 	roleChild
+	roleFloor // not part of any stack: a bare 60 Hz Go ticker beside it, as a yardstick
 )
 
 func (o idleOutcome) cpu(roles ...role) float64 {
@@ -65,8 +67,9 @@ func (o idleOutcome) rss(r role) (uint64, bool) {
 }
 
 // runIdleOurs brings the real stack up (`palyra-tui serve` with palyrad and palyra-browserd),
-// attaches the TUI under tmux at 120x40 and samples every process over window.
-func runIdleOurs(ctx context.Context, tuiBin string, tuiErr error, window time.Duration) idleOutcome {
+// attaches the TUI under tmux at 120x40 and samples every process over window, with a bare
+// 60 Hz ticker (benchchild's ticker mode) sampled beside them.
+func runIdleOurs(ctx context.Context, tuiBin string, tuiErr error, child string, window time.Duration) idleOutcome {
 	if tuiErr != nil {
 		return idleOutcome{err: tuiErr}
 	}
@@ -103,12 +106,20 @@ func runIdleOurs(ctx context.Context, tuiBin string, tuiErr error, window time.D
 	if !waitFor(ctx, 15*time.Second, 50*time.Millisecond, func() bool { return strings.TrimSpace(tm.capture()) != "" }) {
 		return idleOutcome{err: fmt.Errorf("the TUI drew nothing within 15s")}
 	}
+	tickerCmd := exec.Command(child)
+	tickerCmd.Env = append(os.Environ(), "BENCH_CHILD_MODE=ticker")
+	ticker, err := startProc("ticker", tickerCmd)
+	if err != nil {
+		return idleOutcome{err: err}
+	}
+	defer ticker.stop(5 * time.Second)
 	sleepCtx(ctx, settle)
 
 	labels := func() map[int]idleProc {
 		m := map[int]idleProc{
-			serve.pid(): {label: "supervisor (palyra-tui serve)", role: roleSupervisor},
-			tm.pid:      {label: "TUI (palyra-tui)", role: roleTUI},
+			serve.pid():  {label: "supervisor (palyra-tui serve)", role: roleSupervisor},
+			tm.pid:       {label: "TUI (palyra-tui)", role: roleTUI},
+			ticker.pid(): {label: "yardstick: a bare 60 Hz Go ticker", role: roleFloor},
 		}
 		names := map[int]string{}
 		if st, err := stackStatus(tuiBin, env); err == nil {

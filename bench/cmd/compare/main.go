@@ -111,7 +111,7 @@ func run() int {
 	if want["idle"] && ctx.Err() == nil {
 		window := time.Duration(*idleSeconds) * time.Second
 		progress("idle: our stack with its TUI for %s", window)
-		r.idle[ours.name] = runIdleOurs(ctx, tuiBin, tuiErr, window)
+		r.idle[ours.name] = runIdleOurs(ctx, tuiBin, tuiErr, child, window)
 		progress("idle: supervisord and process-compose's TUI, two idle children each, for %s", window)
 		r.idle[sd.name], r.idle[pc.name] = runIdlePeers(ctx, sd, pc, *pcBin, child, window)
 	}

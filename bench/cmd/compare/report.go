@@ -190,6 +190,12 @@ func (r report) rows() []row {
 		add("idle CPU, with the 2 children (ours: real ones)", false, "≤ 0.3 % of a core", func(n string) cell {
 			return idleCPU(n, roleSupervisor, roleTUI, roleChild)
 		})
+		add("  a bare 60 Hz Go ticker beside it (Bubble Tea's renderer)", false, "", func(n string) cell {
+			if n != nameOurs {
+				return missing("-")
+			}
+			return idleCPU(n, roleFloor)
+		})
 		idleRSS := func(n string, rl role) cell {
 			o, ok := r.idle[n]
 			if !ok || o.err != nil {
