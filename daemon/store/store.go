@@ -8,156 +8,37 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"runtime/debug"
-	"strconv"
-	"syscall"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/palyra/palyra/internal/pidlock"
+	"github.com/palyra/palyra/internal/boltfile"
 )
 
 // FileName is the store's file name inside the state directory.
 const FileName = "daemon.db"
 
-// lockTimeout is how long Open waits for another process to release the file.
-const lockTimeout = time.Second
-
 // ErrSchema says daemon.db has a layout this build cannot use.
 var ErrSchema = errors.New("unsupported schema version")
 
-// ErrDiskFull says a write failed for want of space (or quota): nothing of it was kept, the
-// store stays usable, and the same write succeeds once space is freed.
-var ErrDiskFull = errors.New("the disk is full")
+// The errors of opening and writing the file (see internal/boltfile).
+var ErrDiskFull = boltfile.ErrDiskFull
 
-// LockedError says another process has the store open.
-type LockedError struct {
-	Path string
-	PID  int // read from the pid file; 0 when it names none
-}
-
-func (e *LockedError) Error() string {
-	if e.PID == 0 {
-		return fmt.Sprintf("%s is locked by another process (another palyrad on this home?)", e.Path)
-	}
-	return fmt.Sprintf("%s is locked by pid %d (another palyrad on this home?)", e.Path, e.PID)
-}
-
-// DamagedError says the file exists but is not a sound bbolt database. Open leaves such a file
-// exactly as it found it.
-type DamagedError struct {
-	Path   string
-	Reason string
-}
-
-func (e *DamagedError) Error() string {
-	return fmt.Sprintf("%s is damaged (%s); it was left untouched: move it aside (mv %s %s.damaged) "+
-		"or restore it from a backup, then start palyrad again", e.Path, e.Reason, e.Path, e.Path)
-}
+type (
+	LockedError  = boltfile.LockedError
+	DamagedError = boltfile.DamagedError
+)
 
 // Store is an open daemon.db.
 type Store struct {
-	db      *bolt.DB
-	path    string
-	pidPath string
+	file *boltfile.File
+	db   *bolt.DB
+	path string
 }
 
 // Open opens the store at path, creating it when missing. It fails with a LockedError while
-// another process holds the file and with a DamagedError when the file is not sound. Once open,
-// the holder's pid is written to path+".pid" so a refused second opener can name it.
+// another process holds the file and with a DamagedError when the file is not sound.
 func Open(path string) (*Store, error) {
-	info, err := os.Stat(path)
-	switch {
-	case err == nil && info.Size() == 0:
-		// bbolt would initialise an empty file, silently replacing what was lost.
-		return nil, &DamagedError{Path: path, Reason: "the file is empty"}
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-
-	db, err := openBolt(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := guard(path, func() error { return setUp(db, path) }); err != nil {
-		db.Close()
-		return nil, err
-	}
-
-	s := &Store{db: db, path: path, pidPath: path + ".pid"}
-	if err := writePID(s.pidPath); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// Close removes the pid file, while the lock still makes it ours, and closes the database.
-func (s *Store) Close() error {
-	if err := os.Remove(s.pidPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.db.Close()
-		return fmt.Errorf("remove pid file: %w", err)
-	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
-	}
-	return nil
-}
-
-// guard runs fn, which reads the mapped file, turning a panic into a DamagedError. bbolt trusts
-// the pages it maps: a damaged file can make it panic, or fault reading past the end of a
-// truncated file.
-func guard(path string, fn func() error) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = &DamagedError{Path: path, Reason: fmt.Sprintf("unreadable: %v", r)}
-		}
-	}()
-	return fn()
-}
-
-// openBolt opens and locks the file. An error that is neither the lock's timeout nor the
-// system's means bbolt refused the contents. A panic halfway through bolt.Open leaves the file
-// open, mapped and locked until the process exits, which it does for want of its store.
-func openBolt(path string) (*bolt.DB, error) {
-	var db *bolt.DB
-	err := guard(path, func() (err error) {
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
-		return err
-	})
-	var damaged *DamagedError
-	var pathErr *fs.PathError
-	var errno syscall.Errno
-	switch {
-	case err == nil:
-		return db, nil
-	case errors.As(err, &damaged):
-		return nil, err
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, &LockedError{Path: path, PID: pidlock.Holder(path + ".pid")}
-	case errors.As(err, &pathErr), errors.As(err, &errno):
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	return nil, &DamagedError{Path: path, Reason: err.Error()}
-}
-
-// setUp checks that the file holds every page its header claims before anything reads them,
-// then creates the buckets and checks the schema version.
-func setUp(db *bolt.DB, path string) error {
-	info, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	return db.Update(func(tx *bolt.Tx) error {
-		if info.Size() < tx.Size() {
-			return &DamagedError{Path: path, Reason: fmt.Sprintf(
-				"truncated: %d bytes where its header needs %d", info.Size(), tx.Size())}
-		}
+	f, err := boltfile.Open(path, func(tx *bolt.Tx) error {
 		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -165,7 +46,14 @@ func setUp(db *bolt.DB, path string) error {
 		}
 		return checkSchemaTx(tx, path)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{file: f, db: f.DB, path: path}, nil
 }
+
+// Close closes the store.
+func (s *Store) Close() error { return s.file.Close() }
 
 // checkSchemaTx stamps a new file with the current schema version, migrates an older one and
 // refuses a newer one.
@@ -193,23 +81,5 @@ func checkSchemaTx(tx *bolt.Tx, path string) error {
 	return meta.Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion))
 }
 
-// update runs fn in a write transaction. A write the file system refused for space is
-// ErrDiskFull: bbolt rolls it back whole and the next transaction can succeed.
-func (s *Store) update(fn func(*bolt.Tx) error) error {
-	err := s.db.Update(fn)
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return fmt.Errorf("%w: cannot write %s: %w", ErrDiskFull, s.path, err)
-	}
-	return err
-}
-
-func writePID(path string) error {
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	// WriteFile keeps the mode of a file that already exists.
-	if err := os.Chmod(path, 0o600); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	return nil
-}
+// update runs fn in a write transaction; see boltfile.File.Update.
+func (s *Store) update(fn func(*bolt.Tx) error) error { return s.file.Update(fn) }
