@@ -96,6 +96,7 @@ type Plugin struct {
 	changed   chan struct{} // closed and replaced when a process comes up or goes away
 	proc      *process
 	conn      *plugin.Client
+	running   bool
 	gen       uint64 // counts processes started
 	launches  uint64 // counts launch attempts that ended, in a process or an error
 	facts     Facts
@@ -118,8 +119,17 @@ func New(spec Spec, opts Options) *Plugin {
 	}
 }
 
-// Run keeps the plugin's process up until ctx is done, then kills it.
+// Run keeps the plugin's process up until ctx is done, then kills it. Only the first call
+// runs it; a second just waits for its ctx.
 func (p *Plugin) Run(ctx context.Context) {
+	p.mu.Lock()
+	already := p.running
+	p.running = true
+	p.mu.Unlock()
+	if already {
+		<-ctx.Done()
+		return
+	}
 	defer p.kill()
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
@@ -185,8 +195,13 @@ func (p *Plugin) launch(ctx context.Context) (*plugin.Client, error) {
 		return nil, err
 	}
 	p.forwardEvents(ctx, conn)
-	// The instances run again before any call reaches the new process.
-	p.restore(ctx, conn)
+	// After a restart the instances run again before any call reaches the new process.
+	p.mu.Lock()
+	restart := p.gen > 0
+	p.mu.Unlock()
+	if restart {
+		p.restore(ctx, conn)
+	}
 	p.mu.Lock()
 	p.proc, p.conn = proc, conn
 	p.gen++

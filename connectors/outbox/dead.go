@@ -84,6 +84,7 @@ func (s *Store) Replay(ctx context.Context, instance string, seq uint64) (Envelo
 			return err
 		}
 		in.Queued++
+		in.Dead--
 		return dead.Delete(seqKey(instance, seq))
 	})
 	return e, err
@@ -95,6 +96,9 @@ func (s *Store) Discard(ctx context.Context, instance string, seq uint64) error 
 		dead := t.Bucket(bucketDead)
 		if dead.Get(seqKey(instance, seq)) == nil {
 			return refuse(fmt.Errorf("dead letter %d of %s: %w", seq, instance, ErrNotFound))
+		}
+		if in, err := t.instance(instance); err == nil {
+			in.Dead--
 		}
 		return dead.Delete(seqKey(instance, seq))
 	})

@@ -192,9 +192,11 @@ func settle(t *txn, r Result) error {
 		if err := putJSON(dead, seqKey(e.Instance, e.Seq), DeadLetter{Envelope: e, Reason: reason, DeadAt: t.now}); err != nil {
 			return err
 		}
-		if _, err := trimOldest(dead, e.Instance, MaxDeadLetters); err != nil {
+		trimmed, err := trimOldest(dead, e.Instance, MaxDeadLetters)
+		if err != nil {
 			return err
 		}
+		in.Dead += 1 - trimmed
 		in.Queued--
 		in.Counts.DeadLettered++
 		in.LastError, in.ErrorAt = reason, t.now

@@ -22,6 +22,7 @@ type Instance struct {
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 	Queued    int               `json:"queued"` // envelopes in the outbox
+	Dead      int               `json:"dead"`   // dead letters kept
 	Counts    Counts            `json:"counts"`
 	LastError string            `json:"last_error,omitempty"`
 	ErrorAt   time.Time         `json:"error_at,omitzero"`

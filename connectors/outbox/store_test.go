@@ -148,7 +148,7 @@ func TestRetryDeadLetterReplayDiscard(t *testing.T) {
 		t.Fatalf("discarding twice = %v, want ErrNotFound", err)
 	}
 	in, _ := s.GetInstance("echo:a")
-	if in.Queued != 1 || in.Counts.DeadLettered != 2 || in.Counts.Retried != 1 {
+	if in.Queued != 1 || in.Dead != 0 || in.Counts.DeadLettered != 2 || in.Counts.Retried != 1 {
 		t.Fatalf("instance = %+v", in)
 	}
 }
