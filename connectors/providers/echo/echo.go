@@ -4,6 +4,7 @@
 // takes markers in the text that make a send fail the way real providers fail:
 //
 //	[rate-limit-once]  the first try is rate limited (retry after 10 ms)
+//	[rate-limit-always] every try is rate limited
 //	[restart-once]     the first try says the connector is restarting
 //	[nack]             the send fails for good
 //	[hang]             the send blocks until the caller gives up
@@ -19,8 +20,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,11 +55,12 @@ type Provider struct {
 }
 
 type instance struct {
-	reflect   bool
-	ledger    *os.File
-	delivered map[string]string                // idempotency key → native id
-	failed    map[string]bool                  // keys whose once-marker already fired
-	messages  map[string][]*connectors.Message // conversation → messages, oldest first
+	reflect    bool
+	ledgerPath string
+	ledger     *os.File
+	delivered  map[string]string                // idempotency key → native id
+	failed     map[string]bool                  // keys whose once-marker already fired
+	messages   map[string][]*connectors.Message // conversation → messages, oldest first
 }
 
 // New returns an Echo provider.
@@ -86,20 +90,29 @@ func (p *Provider) Start(ctx context.Context, inst connectors.Instance) (connect
 	if err := p.Validate(ctx, inst.Config); err != nil {
 		return connectors.Status{Readiness: connectors.Misconfigured, Detail: err.Error()}, nil
 	}
-	in := &instance{reflect: inst.Config["reflect"] == "true", delivered: map[string]string{}, failed: map[string]bool{}, messages: map[string][]*connectors.Message{}}
-	if path := inst.Config["ledger"]; path != "" {
-		f, err := openLedger(path, in.delivered)
-		if err != nil {
-			return connectors.Status{Readiness: connectors.Misconfigured, Detail: err.Error()}, nil
-		}
-		in.ledger = f
-	}
 	p.mu.Lock()
-	if old := p.instances[inst.ID]; old != nil && old.ledger != nil {
-		old.ledger.Close()
+	defer p.mu.Unlock()
+	// Starting an instance that runs only reconfigures it: what it delivered stays.
+	in := p.instances[inst.ID]
+	if in == nil {
+		in = &instance{delivered: map[string]string{}, failed: map[string]bool{}, messages: map[string][]*connectors.Message{}}
+	}
+	in.reflect = inst.Config["reflect"] == "true"
+	if path := inst.Config["ledger"]; path != in.ledgerPath {
+		if in.ledger != nil {
+			in.ledger.Close()
+			in.ledger = nil
+		}
+		in.ledgerPath = path
+		if path != "" {
+			f, err := openLedger(path, in.delivered)
+			if err != nil {
+				return connectors.Status{Readiness: connectors.Misconfigured, Detail: err.Error()}, nil
+			}
+			in.ledger = f
+		}
 	}
 	p.instances[inst.ID] = in
-	p.mu.Unlock()
 	return connectors.Status{Readiness: connectors.Ready, Facts: map[string]string{"delivered": fmt.Sprint(len(in.delivered))}}, nil
 }
 
@@ -151,6 +164,8 @@ func (p *Provider) Send(ctx context.Context, m connectors.Outgoing) (connectors.
 	switch {
 	case strings.Contains(m.Text, "[nack]"):
 		return connectors.Outcome{Kind: connectors.Permanent, Reason: "echo refuses messages marked [nack]"}, nil
+	case strings.Contains(m.Text, "[rate-limit-always]"):
+		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.RateLimited, Reason: "echo rate limit (always)"}, nil
 	case strings.Contains(m.Text, "[rate-limit-once]") && in.once(m.IdempotencyKey):
 		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.RateLimited, RetryAfter: 10 * time.Millisecond, Reason: "echo rate limit (once)"}, nil
 	case strings.Contains(m.Text, "[restart-once]") && in.once(m.IdempotencyKey):
@@ -262,6 +277,13 @@ func (p *Provider) Read(_ context.Context, r connectors.ReadRequest) ([]connecto
 		return nil, nil
 	}
 	return out, nil
+}
+
+// Instances lists the started instances' ids.
+func (p *Provider) Instances() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Sorted(maps.Keys(p.instances))
 }
 
 func (p *Provider) Status(_ context.Context, id string) (connectors.Status, error) {

@@ -1,0 +1,434 @@
+// Package platform is the part of palyrad that hosts channel connectors: it keeps each
+// instance's provider running, sends the outbox as soon as something is queued (retrying
+// with backoff, dead-lettering what cannot be sent), takes inbound messages through
+// dedupe into the inbox, and hands them to the attached agent. It knows connectors only
+// through connectors.Provider and its store only through package outbox; it knows nothing
+// of gRPC or the TUI.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/palyra/palyra/connectors"
+	"github.com/palyra/palyra/connectors/host"
+	"github.com/palyra/palyra/connectors/outbox"
+)
+
+// Plugin is a provider kind as the platform runs it: host.Plugin, or InProcess for tests.
+type Plugin interface {
+	connectors.Provider
+	Run(ctx context.Context) // keeps the provider up until ctx is done
+	Facts() host.Facts
+}
+
+// Config is what a Platform needs; zero durations take the defaults.
+type Config struct {
+	Store   *outbox.Store
+	Plugins map[string]Plugin // by kind
+	// Credentials returns the values of an instance's secret fields (by field name), read
+	// from palyrad's secret store. Nil: no secrets.
+	Credentials func(inst outbox.Instance, desc connectors.Description) (map[string][]byte, error)
+	Logger      *slog.Logger
+	Now         func() time.Time
+
+	InFlight    int           // sends at once per instance; default 128
+	SendTimeout time.Duration // per send; default 30 s
+	MaxAttempts int           // tries before a dead letter; default 5
+	BackoffBase time.Duration // first retry delay, doubling; default 1 s
+	BackoffMax  time.Duration // default 60 s
+}
+
+// Errors a caller can act on.
+var (
+	ErrNotFound      = outbox.ErrNotFound
+	ErrInvalid       = errors.New("invalid")
+	ErrUnknownKind   = errors.New("no such connector kind")
+	ErrDisabled      = errors.New("the connector is disabled")
+	ErrAgentAttached = errors.New("another agent is attached")
+)
+
+// Platform hosts the connectors. Start it with Run.
+type Platform struct {
+	cfg   Config
+	now   func() time.Time
+	wake  chan struct{}
+	sends sync.WaitGroup
+
+	mu      sync.Mutex
+	runtime map[string]*runtime // by instance id
+	queues  map[string]*queue
+	running map[string]bool // kinds whose plugin runs
+	runCtx  context.Context
+	inbound chan struct{} // closed and replaced when the inbox gains a message
+	agent   bool
+}
+
+// runtime is what the platform knows of an instance beyond its stored record.
+type runtime struct {
+	provider connectors.Provider
+	desc     connectors.Description
+	status   connectors.Status
+	enabled  bool
+	paused   bool
+}
+
+// New returns a platform over cfg; nothing runs until Run.
+func New(cfg Config) *Platform {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 128
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 30 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = time.Second
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 60 * time.Second
+	}
+	return &Platform{
+		cfg: cfg, now: cfg.Now, wake: make(chan struct{}, 1),
+		runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]bool{},
+		inbound: make(chan struct{}),
+	}
+}
+
+// Run starts the stored instances, loads the queue and sends until ctx is done. Sends in
+// flight then end without a result, so their envelopes go again after a restart.
+func (p *Platform) Run(ctx context.Context) error {
+	p.mu.Lock()
+	p.runCtx = ctx
+	p.mu.Unlock()
+	insts, err := p.cfg.Store.Instances()
+	if err != nil {
+		return err
+	}
+	for _, in := range insts {
+		p.activate(ctx, in)
+	}
+	pending, err := p.cfg.Store.Pending()
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	for _, e := range pending {
+		p.queueFor(e.Instance).add(&item{seq: e.Seq, conversation: e.ConversationID, attempts: e.Attempts, nextAt: e.NextAt})
+	}
+	p.mu.Unlock()
+	p.schedule(ctx)
+	p.sends.Wait()
+	return nil
+}
+
+func (p *Platform) queueFor(instance string) *queue {
+	q := p.queues[instance]
+	if q == nil {
+		q = newQueue()
+		p.queues[instance] = q
+	}
+	return q
+}
+
+// activate brings a stored instance up in its provider, starting the kind's plugin first.
+func (p *Platform) activate(ctx context.Context, in outbox.Instance) {
+	plug := p.cfg.Plugins[in.Kind]
+	rt := &runtime{enabled: in.Enabled, paused: in.Paused}
+	if plug == nil {
+		rt.status = connectors.Status{Readiness: connectors.Misconfigured, Detail: fmt.Sprintf("no connector of kind %q is installed", in.Kind)}
+		p.setRuntime(in.ID, rt)
+		return
+	}
+	p.runPlugin(ctx, in.Kind, plug)
+	rt.provider = plug
+	rt.status = connectors.Status{Readiness: connectors.Starting}
+	p.setRuntime(in.ID, rt)
+	if !in.Enabled {
+		return
+	}
+	go p.start(ctx, in, plug)
+}
+
+func (p *Platform) setRuntime(id string, rt *runtime) {
+	p.mu.Lock()
+	p.runtime[id] = rt
+	p.queueFor(id)
+	p.mu.Unlock()
+	p.poke()
+}
+
+// start describes the provider and starts the instance in it, recording its status.
+func (p *Platform) start(ctx context.Context, in outbox.Instance, plug Plugin) {
+	st, desc, err := p.startIn(ctx, in, plug)
+	if err != nil {
+		st = connectors.Status{Readiness: connectors.Starting, Detail: "the connector did not start: " + err.Error()}
+	}
+	p.mu.Lock()
+	if rt := p.runtime[in.ID]; rt != nil {
+		rt.status = st
+		rt.desc = desc
+	}
+	p.mu.Unlock()
+	p.event(in.ID, "instance.started", "info", fmt.Sprintf("readiness %s %s", st.Readiness, st.Detail))
+	p.poke()
+}
+
+func (p *Platform) startIn(ctx context.Context, in outbox.Instance, plug Plugin) (connectors.Status, connectors.Description, error) {
+	desc, err := plug.Describe(ctx)
+	if err != nil {
+		return connectors.Status{}, desc, err
+	}
+	var creds map[string][]byte
+	if p.cfg.Credentials != nil {
+		creds, err = p.cfg.Credentials(in, desc)
+		if err != nil {
+			return connectors.Status{Readiness: connectors.MissingCredential, Detail: err.Error()}, desc, nil
+		}
+	}
+	st, err := plug.Start(ctx, connectors.Instance{ID: in.ID, Config: in.Config, Credentials: creds})
+	return st, desc, err
+}
+
+// runPlugin starts a kind's plugin, and the reader of its events, once.
+func (p *Platform) runPlugin(ctx context.Context, kind string, plug Plugin) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running[kind] {
+		return
+	}
+	p.running[kind] = true
+	go plug.Run(ctx)
+	go p.readEvents(ctx, plug)
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9_-]{1,32}:[A-Za-z0-9._-]{1,64}$`)
+
+// Add registers a new instance "<kind>:<name>", checks its config with its provider, and
+// starts it.
+func (p *Platform) Add(ctx context.Context, id string, config map[string]string) (View, error) {
+	kind, _, _ := cutKind(id)
+	if !idPattern.MatchString(id) {
+		return View{}, fmt.Errorf("%w: connector id %q: want <kind>:<name>, e.g. echo:test (name: letters, digits, . _ -)", ErrInvalid, id)
+	}
+	plug := p.cfg.Plugins[kind]
+	if plug == nil {
+		return View{}, fmt.Errorf("%w %q (installed: %v)", ErrUnknownKind, kind, p.Kinds())
+	}
+	p.runPlugin(p.context(ctx), kind, plug)
+	if err := plug.Validate(ctx, config); err != nil {
+		return View{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	in := outbox.Instance{ID: id, Kind: kind, Config: config, Enabled: true}
+	if err := p.cfg.Store.PutInstance(ctx, in, false); err != nil {
+		return View{}, err
+	}
+	p.event(id, "instance.added", "info", "added")
+	stored, err := p.cfg.Store.GetInstance(id)
+	if err != nil {
+		return View{}, err
+	}
+	p.activate(p.context(ctx), stored)
+	return p.Get(id)
+}
+
+func cutKind(id string) (kind, name string, ok bool) {
+	for i := 0; i < len(id); i++ {
+		if id[i] == ':' {
+			return id[:i], id[i+1:], true
+		}
+	}
+	return id, "", false
+}
+
+// context is the platform's own context for work that outlives a request.
+func (p *Platform) context(fallback context.Context) context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.runCtx != nil {
+		return p.runCtx
+	}
+	return fallback
+}
+
+// Remove stops an instance and deletes it with its queue, inbox and logs.
+func (p *Platform) Remove(ctx context.Context, id string) error {
+	p.mu.Lock()
+	rt := p.runtime[id]
+	delete(p.runtime, id)
+	delete(p.queues, id)
+	p.mu.Unlock()
+	if rt != nil && rt.provider != nil {
+		if err := rt.provider.Stop(ctx, id); err != nil {
+			p.cfg.Logger.Warn("stop connector instance", "instance", id, "err", err)
+		}
+	}
+	return p.cfg.Store.RemoveInstance(ctx, id)
+}
+
+// SetEnabled enables or disables an instance. A disabled instance sends nothing and takes
+// no inbound messages; its queue waits.
+func (p *Platform) SetEnabled(ctx context.Context, id string, enabled bool) (View, error) {
+	in, err := p.cfg.Store.UpdateInstance(ctx, id, func(in *outbox.Instance) { in.Enabled = enabled })
+	if err != nil {
+		return View{}, err
+	}
+	p.mu.Lock()
+	rt := p.runtime[id]
+	if rt != nil {
+		rt.enabled = enabled
+	}
+	p.mu.Unlock()
+	if rt != nil && rt.provider != nil {
+		if enabled {
+			go p.start(p.context(ctx), in, p.cfg.Plugins[in.Kind])
+		} else if err := rt.provider.Stop(ctx, id); err != nil {
+			p.cfg.Logger.Warn("stop connector instance", "instance", id, "err", err)
+		}
+	}
+	p.event(id, "instance.enabled", "info", fmt.Sprintf("enabled %v", enabled))
+	p.poke()
+	return p.Get(id)
+}
+
+// SetPaused pauses or resumes an instance's queue; inbound messages still arrive.
+func (p *Platform) SetPaused(ctx context.Context, id string, paused bool) (View, error) {
+	if _, err := p.cfg.Store.UpdateInstance(ctx, id, func(in *outbox.Instance) { in.Paused = paused }); err != nil {
+		return View{}, err
+	}
+	p.mu.Lock()
+	if rt := p.runtime[id]; rt != nil {
+		rt.paused = paused
+	}
+	p.mu.Unlock()
+	kind := "queue.resumed"
+	if paused {
+		kind = "queue.paused"
+	}
+	p.event(id, kind, "info", kind)
+	p.poke()
+	return p.Get(id)
+}
+
+// Drain sends what is due in an instance's queue now, paused or not, until it is empty.
+func (p *Platform) Drain(ctx context.Context, id string) (View, error) {
+	p.mu.Lock()
+	q, rt := p.queues[id], p.runtime[id]
+	if q == nil || rt == nil {
+		p.mu.Unlock()
+		return View{}, fmt.Errorf("connector %s: %w", id, ErrNotFound)
+	}
+	q.drain = true
+	now := p.now()
+	for _, c := range q.convs {
+		for _, it := range c.items {
+			if it.nextAt.After(now) {
+				it.nextAt = now
+			}
+		}
+	}
+	q.heads.fix()
+	p.mu.Unlock()
+	p.event(id, "queue.drain", "info", "drain requested")
+	p.poke()
+	return p.Get(id)
+}
+
+// Send queues an outbound message; text longer than the provider takes becomes several
+// messages. It returns once they are on disk.
+func (p *Platform) Send(ctx context.Context, id string, m Outbound) ([]outbox.Enqueued, error) {
+	p.mu.Lock()
+	rt := p.runtime[id]
+	p.mu.Unlock()
+	if rt == nil {
+		return nil, fmt.Errorf("connector %s: %w", id, ErrNotFound)
+	}
+	if m.EnvelopeID == "" {
+		m.EnvelopeID = newEnvelopeID()
+	}
+	if limit := rt.desc.MaxTextRunes; limit > 0 && runeCount(m.Text) > limit {
+		return nil, fmt.Errorf("%w: the message is %d characters; %s takes at most %d", ErrInvalid, runeCount(m.Text), id, limit)
+	}
+	env := outbox.Envelope{Instance: id, ID: m.EnvelopeID, ConversationID: m.ConversationID, ThreadID: m.ThreadID, ReplyTo: m.ReplyTo, Text: m.Text}
+	res, err := p.cfg.Store.Enqueue(ctx, []outbox.Envelope{env})
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	q := p.queueFor(id)
+	for _, r := range res {
+		if r.Err == nil && !r.Duplicate {
+			q.add(&item{seq: r.Seq, conversation: m.ConversationID, nextAt: p.now()})
+		}
+	}
+	p.mu.Unlock()
+	p.poke()
+	return res, nil
+}
+
+// Outbound is a message to send through a connector.
+type Outbound struct {
+	EnvelopeID     string // the caller's id for it, for idempotency; "" picks one
+	ConversationID string
+	ThreadID       string
+	ReplyTo        string
+	Text           string
+}
+
+func runeCount(s string) int {
+	n := 0
+	for range s {
+		n++
+	}
+	return n
+}
+
+// Kinds lists the installed connector kinds.
+func (p *Platform) Kinds() []string {
+	var out []string
+	for k := range p.cfg.Plugins {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// event writes a line to an instance's event log; a failure is logged.
+func (p *Platform) event(id, kind, level, msg string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.cfg.Store.AppendEvent(ctx, id, outbox.Event{Kind: kind, Level: level, Message: msg}); err != nil && !errors.Is(err, ErrNotFound) {
+		p.cfg.Logger.Warn("connector event log", "instance", id, "err", err)
+	}
+}
+
+// InProcess runs a provider inside palyrad's own process, as a Plugin (tests, benchmarks).
+func InProcess(kind string, provider connectors.Provider) Plugin {
+	return inProcess{Provider: provider, kind: kind, started: time.Now()}
+}
+
+type inProcess struct {
+	connectors.Provider
+	kind    string
+	started time.Time
+}
+
+func (p inProcess) Run(ctx context.Context) { <-ctx.Done() }
+func (p inProcess) Facts() host.Facts {
+	return host.Facts{Kind: p.kind, PID: os.Getpid(), StartedAt: p.started}
+}

@@ -1,0 +1,124 @@
+package platform
+
+import (
+	"container/heap"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/palyra/palyra/connectors"
+	"github.com/palyra/palyra/connectors/host"
+	"github.com/palyra/palyra/connectors/outbox"
+)
+
+// View is an instance as the operator sees it.
+type View struct {
+	outbox.Instance
+	Readiness connectors.Readiness
+	Detail    string
+	Facts     map[string]string
+	Plugin    host.Facts
+	InFlight  int
+}
+
+// Get returns one instance's view.
+func (p *Platform) Get(id string) (View, error) {
+	in, err := p.cfg.Store.GetInstance(id)
+	if err != nil {
+		return View{}, err
+	}
+	return p.view(in), nil
+}
+
+// List returns every instance's view, by id.
+func (p *Platform) List() ([]View, error) {
+	insts, err := p.cfg.Store.Instances()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, len(insts))
+	for i, in := range insts {
+		out[i] = p.view(in)
+	}
+	return out, nil
+}
+
+func (p *Platform) view(in outbox.Instance) View {
+	v := View{Instance: in}
+	p.mu.Lock()
+	rt, q := p.runtime[in.ID], p.queues[in.ID]
+	if rt != nil {
+		v.Readiness, v.Detail, v.Facts = rt.status.Readiness, rt.status.Detail, rt.status.Facts
+	}
+	if q != nil {
+		v.InFlight = q.inFlight
+	}
+	p.mu.Unlock()
+	if plug := p.cfg.Plugins[in.Kind]; plug != nil {
+		v.Plugin = plug.Facts()
+	}
+	return v
+}
+
+// observe records what a send's outcome says of its instance.
+func (p *Platform) observe(id string, e outbox.Envelope, res outbox.Result, out connectors.Outcome) {
+	p.mu.Lock()
+	if rt := p.runtime[id]; rt != nil {
+		switch {
+		case out.Readiness != "":
+			rt.status.Readiness, rt.status.Detail = out.Readiness, out.Reason
+		case res.Kind == outbox.ResultDelivered && rt.status.Readiness != connectors.Ready:
+			rt.status.Readiness, rt.status.Detail = connectors.Ready, ""
+		}
+	}
+	p.mu.Unlock()
+	switch res.Kind {
+	case outbox.ResultRetry:
+		p.event(id, "delivery.retry", "warn", fmt.Sprintf("message %s, try %d: %s; next at %s", e.ID, res.Attempts, res.Reason, res.NextAt.Format("15:04:05.000")))
+	case outbox.ResultDead:
+		p.event(id, "delivery.dead_letter", "error", fmt.Sprintf("message %s: %s", e.ID, res.Reason))
+	}
+}
+
+// DeadLetters pages an instance's dead letters, newest first.
+func (p *Platform) DeadLetters(id string, before uint64, limit int) ([]outbox.DeadLetter, uint64, error) {
+	return p.cfg.Store.DeadLetters(id, before, limit)
+}
+
+// Replay queues a dead letter again.
+func (p *Platform) Replay(ctx context.Context, id string, seq uint64) error {
+	e, err := p.cfg.Store.Replay(ctx, id, seq)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.queueFor(id).add(&item{seq: e.Seq, conversation: e.ConversationID, nextAt: e.NextAt})
+	p.mu.Unlock()
+	p.event(id, "dead_letter.replayed", "info", fmt.Sprintf("message %s queued again", e.ID))
+	p.poke()
+	return nil
+}
+
+// Discard deletes a dead letter.
+func (p *Platform) Discard(ctx context.Context, id string, seq uint64) error {
+	if err := p.cfg.Store.Discard(ctx, id, seq); err != nil {
+		return err
+	}
+	p.event(id, "dead_letter.discarded", "info", fmt.Sprintf("dead letter %d discarded", seq))
+	return nil
+}
+
+// Events pages an instance's event log, newest first.
+func (p *Platform) Events(id string, before uint64, limit int) ([]outbox.Event, uint64, error) {
+	return p.cfg.Store.Events(id, before, limit)
+}
+
+// fix restores the heap after items' due times changed.
+func (h *heads) fix() { heap.Init(h) }
+
+func newEnvelopeID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "m-" + hex.EncodeToString(b[:])
+}
