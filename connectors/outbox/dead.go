@@ -139,7 +139,12 @@ func (s *Store) Inbound(ctx context.Context, instance string, m connectors.Inbou
 		if err := putJSON(inbox, seqKey(instance, seq), InboxMessage{Seq: seq, Instance: instance, Message: m}); err != nil {
 			return err
 		}
-		_, err = trimOldest(inbox, instance, MaxInbox)
+		in.Inbox++
+		if in.Inbox <= MaxInbox {
+			return nil
+		}
+		trimmed, err := trimOldest(inbox, instance, MaxInbox)
+		in.Inbox -= trimmed
 		return err
 	})
 	return dup, seq, err
@@ -165,11 +170,20 @@ func (s *Store) Inbox(instance string, before uint64, limit int) ([]InboxMessage
 // TakeInbox deletes held inbound messages once an agent has them.
 func (s *Store) TakeInbox(ctx context.Context, instance string, seqs []uint64) error {
 	return s.write(ctx, func(t *txn) error {
+		in, err := t.instance(instance)
+		if err != nil {
+			return refuse(err)
+		}
 		inbox := t.Bucket(bucketInbox)
 		for _, seq := range seqs {
-			if err := inbox.Delete(seqKey(instance, seq)); err != nil {
+			key := seqKey(instance, seq)
+			if inbox.Get(key) == nil {
+				continue
+			}
+			if err := inbox.Delete(key); err != nil {
 				return err
 			}
+			in.Inbox--
 		}
 		return nil
 	})

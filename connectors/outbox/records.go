@@ -23,6 +23,7 @@ type Instance struct {
 	UpdatedAt time.Time         `json:"updated_at"`
 	Queued    int               `json:"queued"` // envelopes in the outbox
 	Dead      int               `json:"dead"`   // dead letters kept
+	Inbox     int               `json:"inbox"`  // inbound messages waiting for an agent
 	Counts    Counts            `json:"counts"`
 	LastError string            `json:"last_error,omitempty"`
 	ErrorAt   time.Time         `json:"error_at,omitzero"`

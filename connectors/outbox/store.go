@@ -47,6 +47,7 @@ var (
 	ErrQueueFull = errors.New("the queue is full")
 	ErrExists    = errors.New("already exists")
 	ErrSchema    = errors.New("unsupported schema version")
+	ErrClosed    = errors.New("connectors.db is closed")
 )
 
 var (
@@ -78,6 +79,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// closeMu keeps a write from sending on ops once Close has closed it.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 type op struct {
@@ -160,7 +164,10 @@ func setUp(tx *bolt.Tx) error {
 // calls return the first one's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
 		close(s.ops)
+		s.closeMu.Unlock()
 		<-s.done
 		s.closeErr = s.file.Close()
 	})
@@ -170,11 +177,18 @@ func (s *Store) Close() error {
 // write runs apply in the next group commit and returns when it is on disk.
 func (s *Store) write(ctx context.Context, apply func(*txn) error) error {
 	o := &op{apply: apply, err: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
+		s.closeMu.RUnlock()
 		return ctx.Err()
 	}
+	s.closeMu.RUnlock()
 	// Once queued the op will commit or fail; waiting for it keeps the caller's view true.
 	return <-o.err
 }

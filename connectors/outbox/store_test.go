@@ -174,6 +174,12 @@ func TestInboundDedupeAndInbox(t *testing.T) {
 	if held, _, _ := s.Inbox("echo:a", 0, 10); len(held) != 0 {
 		t.Fatalf("inbox after take = %+v", held)
 	}
+	if err := s.TakeInbox(ctx, "echo:a", []uint64{held[0].Seq}); err != nil {
+		t.Fatal("taking a message twice:", err)
+	}
+	if in, _ := s.GetInstance("echo:a"); in.Inbox != 0 {
+		t.Fatalf("inbox count after take = %d", in.Inbox)
+	}
 	// Past the window the id is new again.
 	s.now = func() time.Time { return time.Now().Add(InboundDedupeTTL + time.Hour) }
 	if dup, _, _ := s.Inbound(ctx, "echo:a", m, false); dup {
@@ -203,5 +209,21 @@ func TestSecondOpenerIsToldWhoHoldsTheFile(t *testing.T) {
 	var locked *boltfile.LockedError
 	if !errors.As(err, &locked) || locked.PID != os.Getpid() {
 		t.Fatalf("second Open = %v, want a LockedError naming pid %d", err, os.Getpid())
+	}
+}
+
+func TestInboxKeepsTheNewestWithinItsBound(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	for i := range MaxInbox + 5 {
+		m := connectors.Inbound{EnvelopeID: fmt.Sprintf("in-%d", i), ConversationID: "c", SenderID: "u1", Text: fmt.Sprint(i)}
+		if _, _, err := s.Inbound(ctx, "echo:a", m, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, _ := s.GetInstance("echo:a")
+	held, _, _ := s.Inbox("echo:a", 0, 1)
+	if in.Inbox != MaxInbox || held[0].Message.Text != fmt.Sprint(MaxInbox+4) {
+		t.Fatalf("inbox count %d, newest %+v", in.Inbox, held)
 	}
 }

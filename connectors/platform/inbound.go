@@ -35,6 +35,7 @@ func (p *Platform) readEvents(ctx context.Context, plug Plugin) {
 					rt.status = e.Status
 				}
 				p.mu.Unlock()
+				p.poke()
 			case connectors.EventInbound:
 				if _, err := p.receive(ctx, e.InstanceID, e.Inbound); err != nil {
 					p.cfg.Logger.Warn("inbound message refused", "instance", e.InstanceID, "err", err)
@@ -69,6 +70,7 @@ func (p *Platform) receive(ctx context.Context, id string, m connectors.Inbound)
 	p.mu.Lock()
 	close(p.inbound)
 	p.inbound = make(chan struct{})
+	p.notifyLocked()
 	p.mu.Unlock()
 	return false, nil
 }
@@ -118,10 +120,15 @@ func (p *Platform) Inbox(id string, before uint64, limit int) ([]outbox.InboxMes
 	return p.cfg.Store.Inbox(id, before, limit)
 }
 
+// AgentWindow is how many inbound messages an agent may hold unacknowledged; past it,
+// the rest wait in the inbox until it acknowledges.
+const AgentWindow = 64
+
 // Converse serves the attached agent until ctx is done: every inbound message, held ones
-// first and oldest first, goes to deliver, and leaves the inbox once deliver returned nil.
-// One agent is attached at a time. A deliver that blocks (an agent that never reads) holds
-// only itself: messages wait in the inbox, bounded, for it or the next agent.
+// first and oldest first per connector, goes to deliver, at most AgentWindow of them not yet
+// acknowledged with Ack. A message leaves the inbox only when acknowledged, so what an agent
+// took but did not acknowledge before it went away goes to the next agent. One agent is
+// attached at a time; deliver must not block for long (the caller bounds it).
 func (p *Platform) Converse(ctx context.Context, deliver func(outbox.InboxMessage) error) error {
 	p.mu.Lock()
 	if p.agent {
@@ -129,51 +136,89 @@ func (p *Platform) Converse(ctx context.Context, deliver func(outbox.InboxMessag
 		return ErrAgentAttached
 	}
 	p.agent = true
+	p.acks = make(chan struct{}, 1)
+	p.unacked = map[inboxKey]bool{}
+	p.notifyLocked()
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
-		p.agent = false
+		p.agent, p.unacked = false, nil
+		p.notifyLocked()
 		p.mu.Unlock()
 	}()
 	for {
 		p.mu.Lock()
-		changed := p.inbound
+		changed, acks := p.inbound, p.acks
 		p.mu.Unlock()
-		if err := p.deliverInbox(ctx, deliver); err != nil {
+		if err := p.deliverInbox(deliver); err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+		case <-acks:
 		}
 	}
 }
 
-func (p *Platform) deliverInbox(ctx context.Context, deliver func(outbox.InboxMessage) error) error {
+type inboxKey struct {
+	instance string
+	seq      uint64
+}
+
+// deliverInbox hands the agent what it has not been given yet, oldest first, within the
+// window.
+func (p *Platform) deliverInbox(deliver func(outbox.InboxMessage) error) error {
 	insts, err := p.cfg.Store.Instances()
 	if err != nil {
 		return err
 	}
 	for _, in := range insts {
-		for {
-			held, _, err := p.cfg.Store.Inbox(in.ID, 0, outbox.MaxInbox)
-			if err != nil {
+		if in.Inbox == 0 {
+			continue
+		}
+		held, _, err := p.cfg.Store.Inbox(in.ID, 0, outbox.MaxInbox)
+		if err != nil {
+			return err
+		}
+		for i := len(held) - 1; i >= 0; i-- { // oldest first
+			key := inboxKey{in.ID, held[i].Seq}
+			p.mu.Lock()
+			given, full := p.unacked[key], len(p.unacked) >= AgentWindow
+			if !given && !full {
+				p.unacked[key] = true
+			}
+			p.mu.Unlock()
+			if full {
+				return nil
+			}
+			if given {
+				continue
+			}
+			if err := deliver(held[i]); err != nil {
 				return err
-			}
-			if len(held) == 0 {
-				break
-			}
-			for i := len(held) - 1; i >= 0; i-- { // oldest first
-				if err := deliver(held[i]); err != nil {
-					return err
-				}
-				if err := p.cfg.Store.TakeInbox(ctx, in.ID, []uint64{held[i].Seq}); err != nil {
-					return err
-				}
 			}
 		}
 	}
+	return nil
+}
+
+// Ack takes an inbound message the agent has out of the inbox.
+func (p *Platform) Ack(ctx context.Context, instance string, seq uint64) error {
+	if err := p.cfg.Store.TakeInbox(ctx, instance, []uint64{seq}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	delete(p.unacked, inboxKey{instance, seq})
+	if p.acks != nil {
+		select {
+		case p.acks <- struct{}{}:
+		default:
+		}
+	}
+	p.notifyLocked()
+	p.mu.Unlock()
 	return nil
 }
 

@@ -57,10 +57,10 @@ var (
 
 // Platform hosts the connectors. Start it with Run.
 type Platform struct {
-	cfg   Config
-	now   func() time.Time
-	wake  chan struct{}
-	sends sync.WaitGroup
+	cfg  Config
+	now  func() time.Time
+	wake chan struct{}
+	work sync.WaitGroup // sends and starts in flight
 
 	mu      sync.Mutex
 	runtime map[string]*runtime // by instance id
@@ -68,7 +68,10 @@ type Platform struct {
 	running map[string]bool // kinds whose plugin runs
 	runCtx  context.Context
 	inbound chan struct{} // closed and replaced when the inbox gains a message
+	changed chan struct{} // closed and replaced when anything an operator sees changes
 	agent   bool
+	unacked map[inboxKey]bool // inbound messages the agent has and has not acknowledged
+	acks    chan struct{}     // the agent acknowledged something
 }
 
 // runtime is what the platform knows of an instance beyond its stored record.
@@ -106,8 +109,28 @@ func New(cfg Config) *Platform {
 	return &Platform{
 		cfg: cfg, now: cfg.Now, wake: make(chan struct{}, 1),
 		runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]bool{},
-		inbound: make(chan struct{}),
+		inbound: make(chan struct{}), changed: make(chan struct{}),
 	}
+}
+
+// Changed returns a channel that is closed at the next change of what List shows.
+func (p *Platform) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+// AgentAttached reports whether an agent holds the Conversations stream.
+func (p *Platform) AgentAttached() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.agent
+}
+
+// notifyLocked wakes the watchers of Changed; p.mu must be held.
+func (p *Platform) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
 
 // Run starts the stored instances, loads the queue and sends until ctx is done. Sends in
@@ -133,7 +156,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	p.schedule(ctx)
-	p.sends.Wait()
+	p.work.Wait()
 	return nil
 }
 
@@ -162,7 +185,7 @@ func (p *Platform) activate(ctx context.Context, in outbox.Instance) {
 	if !in.Enabled {
 		return
 	}
-	go p.start(ctx, in, plug)
+	p.work.Go(func() { p.start(ctx, in, plug) })
 }
 
 func (p *Platform) setRuntime(id string, rt *runtime) {
@@ -296,7 +319,7 @@ func (p *Platform) SetEnabled(ctx context.Context, id string, enabled bool) (Vie
 	p.mu.Unlock()
 	if rt != nil && rt.provider != nil {
 		if enabled {
-			go p.start(p.context(ctx), in, p.cfg.Plugins[in.Kind])
+			p.work.Go(func() { p.start(p.context(ctx), in, p.cfg.Plugins[in.Kind]) })
 		} else if err := rt.provider.Stop(ctx, id); err != nil {
 			p.cfg.Logger.Warn("stop connector instance", "instance", id, "err", err)
 		}
@@ -412,7 +435,7 @@ func (p *Platform) Kinds() []string {
 func (p *Platform) event(id, kind, level, msg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := p.cfg.Store.AppendEvent(ctx, id, outbox.Event{Kind: kind, Level: level, Message: msg}); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := p.cfg.Store.AppendEvent(ctx, id, outbox.Event{Kind: kind, Level: level, Message: msg}); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, outbox.ErrClosed) {
 		p.cfg.Logger.Warn("connector event log", "instance", id, "err", err)
 	}
 }
@@ -431,4 +454,70 @@ type inProcess struct {
 func (p inProcess) Run(ctx context.Context) { <-ctx.Done() }
 func (p inProcess) Facts() host.Facts {
 	return host.Facts{Kind: p.kind, PID: os.Getpid(), StartedAt: p.started}
+}
+
+// Restart starts an enabled instance again in its provider: its credentials are read anew.
+func (p *Platform) Restart(ctx context.Context, id string) (View, error) {
+	in, err := p.cfg.Store.GetInstance(id)
+	if err != nil {
+		return View{}, err
+	}
+	plug := p.cfg.Plugins[in.Kind]
+	if plug == nil || !in.Enabled {
+		return p.Get(id)
+	}
+	p.mu.Lock()
+	if rt := p.runtime[id]; rt != nil {
+		rt.status = connectors.Status{Readiness: connectors.Starting}
+	}
+	p.mu.Unlock()
+	p.work.Go(func() { p.start(p.context(ctx), in, plug) })
+	p.event(id, "instance.restarted", "info", "started again")
+	return p.Get(id)
+}
+
+// RestartUsing restarts the instances whose config names secret in a secret field.
+func (p *Platform) RestartUsing(ctx context.Context, secret string) {
+	insts, err := p.cfg.Store.Instances()
+	if err != nil {
+		p.cfg.Logger.Warn("connectors using a changed secret", "err", err)
+		return
+	}
+	for _, in := range insts {
+		p.mu.Lock()
+		rt := p.runtime[in.ID]
+		p.mu.Unlock()
+		if rt == nil {
+			continue
+		}
+		for _, f := range rt.desc.Config {
+			if f.Type == connectors.FieldSecret && in.Config[f.Name] == secret {
+				if _, err := p.Restart(ctx, in.ID); err != nil {
+					p.cfg.Logger.Warn("restart connector", "instance", in.ID, "err", err)
+				}
+				break
+			}
+		}
+	}
+}
+
+// Kind is an installed connector kind as its plugin describes itself.
+type Kind struct {
+	connectors.Description
+	Err error // the plugin could not describe itself
+}
+
+// Describe asks every installed kind's plugin what it is, starting plugins as needed.
+func (p *Platform) Describe(ctx context.Context) []Kind {
+	var out []Kind
+	for _, k := range p.Kinds() {
+		plug := p.cfg.Plugins[k]
+		p.runPlugin(p.context(ctx), k, plug)
+		d, err := plug.Describe(ctx)
+		if d.Kind == "" {
+			d.Kind = k
+		}
+		out = append(out, Kind{Description: d, Err: err})
+	}
+	return out
 }

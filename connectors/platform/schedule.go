@@ -213,7 +213,7 @@ func (p *Platform) startSends(ctx context.Context, instance string, items []*ite
 			p.finished(instance, it, false)
 			continue
 		}
-		p.sends.Go(func() { p.deliver(ctx, instance, it, e) })
+		p.work.Go(func() { p.deliver(ctx, instance, it, e) })
 	}
 }
 
@@ -297,8 +297,11 @@ func (p *Platform) finished(instance string, it *item, again bool) {
 	p.poke()
 }
 
-// poke wakes the scheduler.
+// poke wakes the scheduler and the watchers of Changed.
 func (p *Platform) poke() {
+	p.mu.Lock()
+	p.notifyLocked()
+	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
