@@ -382,7 +382,7 @@ func newApprovalsRequestCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.SubjectType, "subject-type", "external", "external or channel_mutation")
+	f.StringVar(&req.SubjectType, "subject-type", "external", "external (the only type API clients may ask about)")
 	f.StringVar(&req.SubjectId, "subject", "", "what the approval is about, e.g. deploy/prod (required)")
 	f.StringVar(&req.Risk, "risk", "", "low, medium, high or critical (required)")
 	f.StringVar(&req.Summary, "summary", "", "one line for the operator (required)")

@@ -318,14 +318,14 @@ func TestApprovalsRequest(t *testing.T) {
 func TestApprovalsRequestJSON(t *testing.T) {
 	f := newFakeAdmin(t)
 	f.reply(palyrav1.ApprovalsService_RequestApproval_FullMethodName, &palyrav1.Approval{Id: "ap-9", State: "approved", Scope: "session"})
-	o := f.run(t, "approvals", "request", "--subject-type", "channel_mutation", "--subject", "c1", "--risk", "low",
+	o := f.run(t, "approvals", "request", "--subject-type", "external", "--subject", "c1", "--risk", "low",
 		"--summary", "edit", "--json")
 	o.expect(t, exitOK)
 	sameJSON(t, o.stdout, `{"id":"ap-9","subject_type":"","subject_id":"","risk":"","requester":"","summary":"",
 		"details":"","created_unix_ms":0,"expires_unix_ms":0,"state":"approved","scope":"session","grant_ms":0,
 		"reason":"","decider":"","decided_unix_ms":0}`)
 	checkRequest(t, only[*palyrav1.RequestApprovalRequest](t, f, palyrav1.ApprovalsService_RequestApproval_FullMethodName),
-		&palyrav1.RequestApprovalRequest{SubjectType: "channel_mutation", SubjectId: "c1", Risk: "low", Summary: "edit"})
+		&palyrav1.RequestApprovalRequest{SubjectType: "external", SubjectId: "c1", Risk: "low", Summary: "edit"})
 }
 
 func TestApprovalsRequestUsage(t *testing.T) {
@@ -341,7 +341,7 @@ func TestApprovalsRequestUsage(t *testing.T) {
 func TestApprovalsRequestRefusedSubject(t *testing.T) {
 	f := newFakeAdmin(t)
 	f.fail(palyrav1.ApprovalsService_RequestApproval_FullMethodName, codes.InvalidArgument,
-		`subject type "device_pairing": API clients may ask about [external channel_mutation]`)
+		`subject type "device_pairing": API clients may ask about [external]`)
 	f.run(t, "approvals", "request", "--subject-type", "device_pairing", "--subject", "s", "--risk", "low", "--summary", "x").
 		expect(t, exitFailure, `subject type "device_pairing": API clients may ask about`)
 }

@@ -15,6 +15,7 @@ import (
 
 // Enqueued says what became of one envelope given to Enqueue.
 type Enqueued struct {
+	ID        string // the envelope's id
 	Seq       uint64
 	Duplicate bool   // an envelope with this id was queued or delivered before
 	NativeID  string // the earlier delivery's id, for a duplicate already delivered
@@ -29,6 +30,7 @@ func (s *Store) Enqueue(ctx context.Context, envs []Envelope) ([]Enqueued, error
 	err := s.write(ctx, func(t *txn) error {
 		for i := range envs {
 			out[i] = enqueue(t, envs[i])
+			out[i].ID = envs[i].ID
 		}
 		return nil
 	})

@@ -243,7 +243,7 @@ func (p *Platform) Mutate(ctx context.Context, id string, m connectors.Mutation,
 		return connectors.MutationResult{Reason: "no such message"}, nil
 	}
 	if err := gov(ctx, id, m, msgs[0]); err != nil {
-		p.event(id, "message."+string(m.Kind)+".refused", "warn", err.Error())
+		p.event(id, "message."+string(m.Kind)+".governed", "warn", err.Error())
 		return connectors.MutationResult{}, err
 	}
 	res, err := rt.provider.Mutate(ctx, m)

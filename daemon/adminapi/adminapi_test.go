@@ -326,6 +326,9 @@ func TestRequestApprovalAnswersAtOnceAndWaitApprovalWaits(t *testing.T) {
 	wantCode(t, errOf(ci.Approvals.RequestApproval(ctx, &palyrav1.RequestApprovalRequest{
 		SubjectType: approvals.DevicePairing, SubjectId: "x", Risk: "low", Summary: "pair me",
 	})), codes.InvalidArgument, "a client asking about device pairing")
+	wantCode(t, errOf(ci.Approvals.RequestApproval(ctx, &palyrav1.RequestApprovalRequest{
+		SubjectType: approvals.ChannelMutation, SubjectId: "x", Risk: "low", Summary: "delete it", Details: `{"kind":"delete"}`,
+	})), codes.InvalidArgument, "a client asking about a channel mutation, which palyrad would run once allowed")
 }
 
 func TestWatchStartsWithThePendingApprovals(t *testing.T) {

@@ -51,8 +51,9 @@ const (
 const watchBuffer = 256
 
 // requestableSubjects are the subject types API clients may ask about; pairing and node
-// capability approvals are the daemon's own.
-var requestableSubjects = []string{approvals.External, approvals.ChannelMutation}
+// capability approvals, and channel mutations (which palyrad runs once allowed), are the
+// daemon's own.
+var requestableSubjects = []string{approvals.External}
 
 type approvalsServer struct {
 	*API

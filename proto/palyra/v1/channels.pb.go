@@ -1354,8 +1354,9 @@ type ListDeadLettersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// before: a seq to page back from; 0 starts at the newest.
-	Before        uint64 `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
-	Limit         int32  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Before uint64 `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
+	// page_size: 0 for 50; at most 200.
+	PageSize      uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1404,9 +1405,9 @@ func (x *ListDeadLettersRequest) GetBefore() uint64 {
 	return 0
 }
 
-func (x *ListDeadLettersRequest) GetLimit() int32 {
+func (x *ListDeadLettersRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
@@ -1593,10 +1594,11 @@ func (x *ConnectorEventLine) GetMessage() string {
 }
 
 type ListConnectorEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Before        uint64                 `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
-	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Before uint64                 `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
+	// page_size: 0 for 50; at most 200.
+	PageSize      uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1645,9 +1647,9 @@ func (x *ListConnectorEventsRequest) GetBefore() uint64 {
 	return 0
 }
 
-func (x *ListConnectorEventsRequest) GetLimit() int32 {
+func (x *ListConnectorEventsRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
@@ -1830,10 +1832,11 @@ func (x *InboundChannelMessage) GetDirect() bool {
 }
 
 type ListInboxRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Before        uint64                 `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
-	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Before uint64                 `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
+	// page_size: 0 for 50; at most 200.
+	PageSize      uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1882,9 +1885,9 @@ func (x *ListInboxRequest) GetBefore() uint64 {
 	return 0
 }
 
-func (x *ListInboxRequest) GetLimit() int32 {
+func (x *ListInboxRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
@@ -2945,11 +2948,11 @@ const file_palyra_v1_channels_proto_rawDesc = "" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12 \n" +
 	"\fdead_unix_ms\x18\a \x01(\x03R\n" +
 	"deadUnixMs\x12&\n" +
-	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\"V\n" +
+	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\"]\n" +
 	"\x16ListDeadLettersRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06before\x18\x02 \x01(\x04R\x06before\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"d\n" +
+	"\x06before\x18\x02 \x01(\x04R\x06before\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\"d\n" +
 	"\x14ListDeadLettersReply\x128\n" +
 	"\fdead_letters\x18\x01 \x03(\v2\x15.palyra.v1.DeadLetterR\vdeadLetters\x12\x12\n" +
 	"\x04next\x18\x02 \x01(\x04R\x04next\"5\n" +
@@ -2961,11 +2964,11 @@ const file_palyra_v1_channels_proto_rawDesc = "" +
 	"\aunix_ms\x18\x02 \x01(\x03R\x06unixMs\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05level\x18\x04 \x01(\tR\x05level\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"Z\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"a\n" +
 	"\x1aListConnectorEventsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06before\x18\x02 \x01(\x04R\x06before\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"e\n" +
+	"\x06before\x18\x02 \x01(\x04R\x06before\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\"e\n" +
 	"\x18ListConnectorEventsReply\x125\n" +
 	"\x06events\x18\x01 \x03(\v2\x1d.palyra.v1.ConnectorEventLineR\x06events\x12\x12\n" +
 	"\x04next\x18\x02 \x01(\x04R\x04next\"\xea\x02\n" +
@@ -2982,11 +2985,11 @@ const file_palyra_v1_channels_proto_rawDesc = "" +
 	"\tnative_id\x18\t \x01(\tR\bnativeId\x12(\n" +
 	"\x10received_unix_ms\x18\n" +
 	" \x01(\x03R\x0ereceivedUnixMs\x12\x16\n" +
-	"\x06direct\x18\v \x01(\bR\x06direct\"P\n" +
+	"\x06direct\x18\v \x01(\bR\x06direct\"W\n" +
 	"\x10ListInboxRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06before\x18\x02 \x01(\x04R\x06before\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"b\n" +
+	"\x06before\x18\x02 \x01(\x04R\x06before\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\"b\n" +
 	"\x0eListInboxReply\x12<\n" +
 	"\bmessages\x18\x01 \x03(\v2 .palyra.v1.InboundChannelMessageR\bmessages\x12\x12\n" +
 	"\x04next\x18\x02 \x01(\x04R\x04next\"\x9b\x01\n" +
