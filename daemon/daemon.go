@@ -16,9 +16,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/palyra/palyra/connectors"
+	"github.com/palyra/palyra/connectors/outbox"
+	"github.com/palyra/palyra/connectors/platform"
 	"github.com/palyra/palyra/daemon/access"
 	"github.com/palyra/palyra/daemon/adminapi"
 	"github.com/palyra/palyra/daemon/approvals"
+	"github.com/palyra/palyra/daemon/channelgov"
 	"github.com/palyra/palyra/daemon/nodes"
 	"github.com/palyra/palyra/daemon/pairing"
 	"github.com/palyra/palyra/daemon/pki"
@@ -46,7 +50,12 @@ type Config struct {
 	// NodeAdvertise is the node API's address as nodes should dial it; empty means the
 	// node listener's own address.
 	NodeAdvertise string
-	Logger        *slog.Logger
+	// Connectors is connectors.db, opened by the caller, and Plugins the connector kinds
+	// palyrad can run, by kind. Credentials reads an instance's secrets.
+	Connectors  *outbox.Store
+	Plugins     map[string]platform.Plugin
+	Credentials func(outbox.Instance, connectors.Description) (map[string][]byte, error)
+	Logger      *slog.Logger
 }
 
 // Daemon is palyrad's engine.
@@ -54,6 +63,8 @@ type Daemon struct {
 	cfg       Config
 	approvals *approvals.Engine
 	nodes     *nodes.Runtime
+	platform  *platform.Platform
+	governor  *channelgov.Governor
 	admin     *grpcserve.Server
 }
 
@@ -75,10 +86,15 @@ func New(cfg Config) (*Daemon, error) {
 	if advertise == "" {
 		advertise = cfg.Node.Addr().String()
 	}
+	channels := platform.New(platform.Config{
+		Store: cfg.Connectors, Plugins: cfg.Plugins, Credentials: cfg.Credentials,
+		Logger: cfg.Logger.With("subsystem", "connectors"),
+	})
+	governor := channelgov.New(engine, channels, cfg.Logger.With("subsystem", "channel governance"))
 	api := adminapi.New(adminapi.Config{
 		Access: access.New(cfg.AdminToken, cfg.Store), Approvals: engine, Pairing: codes, Nodes: runtime,
 		Store: cfg.Store, NodeAddr: advertise, CAFingerprint: pki.Fingerprint(ca.CertDER()),
-		Logger: cfg.Logger.With("subsystem", "admin"),
+		Platform: channels, Governor: governor, Logger: cfg.Logger.With("subsystem", "admin"),
 	})
 	opts := api.ServerOptions()
 	if cfg.AdminTLS {
@@ -95,7 +111,7 @@ func New(cfg Config) (*Daemon, error) {
 		Options:    opts,
 	})
 	api.Register(admin)
-	return &Daemon{cfg: cfg, approvals: engine, nodes: runtime, admin: admin}, nil
+	return &Daemon{cfg: cfg, approvals: engine, nodes: runtime, platform: channels, governor: governor, admin: admin}, nil
 }
 
 // Run serves until ctx is done, then stops gracefully and returns nil, or returns the first
@@ -104,10 +120,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	parts := map[string]func(context.Context) error{
-		"approvals": d.approvals.Run,
-		"nodes":     d.nodes.Run,
-		"node API":  func(ctx context.Context) error { return d.nodes.Serve(ctx, d.cfg.Node) },
-		"admin API": func(ctx context.Context) error { return d.admin.Serve(ctx, d.cfg.Admin) },
+		"approvals":          d.approvals.Run,
+		"nodes":              d.nodes.Run,
+		"connectors":         d.platform.Run,
+		"channel governance": d.governor.Run,
+		"node API":           func(ctx context.Context) error { return d.nodes.Serve(ctx, d.cfg.Node) },
+		"admin API":          func(ctx context.Context) error { return d.admin.Serve(ctx, d.cfg.Admin) },
 	}
 	var (
 		wg   sync.WaitGroup

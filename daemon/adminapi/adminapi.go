@@ -12,8 +12,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/palyra/palyra/connectors/platform"
 	"github.com/palyra/palyra/daemon/access"
 	"github.com/palyra/palyra/daemon/approvals"
+	"github.com/palyra/palyra/daemon/channelgov"
 	"github.com/palyra/palyra/daemon/nodes"
 	"github.com/palyra/palyra/daemon/pairing"
 	"github.com/palyra/palyra/daemon/store"
@@ -43,7 +45,11 @@ type Config struct {
 	// SHA-256 of the gateway CA certificate: both go into every pairing code.
 	NodeAddr      string
 	CAFingerprint string
-	Logger        *slog.Logger
+	// Platform hosts the channel connectors and Governor holds back the message changes
+	// the operator must allow; without them the channels API says it runs none.
+	Platform *platform.Platform
+	Governor *channelgov.Governor
+	Logger   *slog.Logger
 }
 
 // API holds the services.
@@ -72,6 +78,7 @@ func (a *API) Register(srv grpc.ServiceRegistrar) {
 	palyrav1.RegisterNodesServiceServer(srv, nodesServer{API: a})
 	palyrav1.RegisterApprovalsServiceServer(srv, approvalsServer{API: a})
 	palyrav1.RegisterAuditServiceServer(srv, auditServer{API: a})
+	palyrav1.RegisterChannelsServiceServer(srv, channelsServer{API: a})
 }
 
 // audit writes an operator action to the journal; a failure is logged, the action stands.

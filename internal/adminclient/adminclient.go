@@ -43,6 +43,8 @@ type Client struct {
 	Nodes     palyrav1.NodesServiceClient
 	Approvals palyrav1.ApprovalsServiceClient
 	Audit     palyrav1.AuditServiceClient
+	Channels  palyrav1.ChannelsServiceClient
+	Secrets   palyrav1.SecretsServiceClient
 
 	conn *grpc.ClientConn
 }
@@ -96,6 +98,8 @@ func Dial(addr, token string, opts ...DialOption) (*Client, error) {
 		Nodes:     palyrav1.NewNodesServiceClient(conn),
 		Approvals: palyrav1.NewApprovalsServiceClient(conn),
 		Audit:     palyrav1.NewAuditServiceClient(conn),
+		Channels:  palyrav1.NewChannelsServiceClient(conn),
+		Secrets:   palyrav1.NewSecretsServiceClient(conn),
 		conn:      conn,
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/palyra/palyra/cmd/internal/servicemain"
+	"github.com/palyra/palyra/connectors/outbox"
 	"github.com/palyra/palyra/daemon"
 	"github.com/palyra/palyra/daemon/access"
 	"github.com/palyra/palyra/daemon/store"
@@ -73,6 +74,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 			err = errors.Join(err, closeErr)
 		}
 	}()
+	conns, err := outbox.Open(filepath.Join(home, outbox.FileName))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if closeErr := conns.Close(); closeErr != nil {
+			err = errors.Join(err, closeErr)
+		}
+	}()
+	plugins, err := connectorPlugins(log)
+	if err != nil {
+		return err
+	}
 	// The admin token exists from the first start, so operators and the UI can read it from
 	// the state directory; it never goes into arguments or logs.
 	adminToken, err := access.LoadOrCreateAdminToken(filepath.Join(home, access.AdminTokenFile))
@@ -91,7 +105,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}
 	d, err := daemon.New(daemon.Config{
 		Home: home, Store: st, AdminToken: adminToken, Admin: admin, AdminTLS: cfg.adminTLS, Node: node,
-		NodeAdvertise: cfg.nodeAdvertise, Logger: log,
+		NodeAdvertise: cfg.nodeAdvertise, Connectors: conns, Plugins: plugins, Logger: log,
 	})
 	if err != nil {
 		admin.Close()
