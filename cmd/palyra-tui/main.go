@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palyra/palyra/cmd/internal/browserdmain"
+	"github.com/palyra/palyra/cmd/internal/connectormain"
 	"github.com/palyra/palyra/cmd/internal/daemonmain"
 	"github.com/palyra/palyra/cmd/internal/nodemain"
 	"github.com/palyra/palyra/internal/buildinfo"
@@ -47,6 +48,8 @@ func main() {
 			os.Exit(browserdmain.Main(os.Args[2:]))
 		case "node":
 			os.Exit(nodemain.Main(os.Args[2:]))
+		case "connector":
+			os.Exit(connectormain.Main(os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:]))
@@ -128,6 +131,7 @@ func newRootCmd() *cobra.Command {
 		newApprovalsCmd(g),
 		newTokensCmd(g),
 		newAuditCmd(g),
+		newChannelsCmd(g),
 	)
 	for _, c := range root.Commands() {
 		c.SilenceUsage = true
