@@ -20,6 +20,7 @@ import (
 	"github.com/palyra/palyra/connectors"
 	"github.com/palyra/palyra/connectors/host"
 	"github.com/palyra/palyra/connectors/outbox"
+	"github.com/palyra/palyra/connectors/textsplit"
 )
 
 // Plugin is a provider kind as the platform runs it: host.Plugin, or InProcess for tests.
@@ -65,7 +66,8 @@ type Platform struct {
 	mu      sync.Mutex
 	runtime map[string]*runtime // by instance id
 	queues  map[string]*queue
-	running map[string]bool // kinds whose plugin runs
+	running map[string]bool                   // kinds whose plugin runs
+	kinds   map[string]connectors.Description // what each kind's plugin said of itself
 	runCtx  context.Context
 	inbound chan struct{} // closed and replaced when the inbox gains a message
 	changed chan struct{} // closed and replaced when anything an operator sees changes
@@ -77,7 +79,7 @@ type Platform struct {
 // runtime is what the platform knows of an instance beyond its stored record.
 type runtime struct {
 	provider connectors.Provider
-	desc     connectors.Description
+	kind     string
 	status   connectors.Status
 	enabled  bool
 	paused   bool
@@ -109,6 +111,7 @@ func New(cfg Config) *Platform {
 	return &Platform{
 		cfg: cfg, now: cfg.Now, wake: make(chan struct{}, 1),
 		runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]bool{},
+		kinds:   map[string]connectors.Description{},
 		inbound: make(chan struct{}), changed: make(chan struct{}),
 	}
 }
@@ -179,7 +182,7 @@ func (p *Platform) activate(ctx context.Context, in outbox.Instance) {
 		return
 	}
 	p.runPlugin(ctx, in.Kind, plug)
-	rt.provider = plug
+	rt.provider, rt.kind = plug, in.Kind
 	rt.status = connectors.Status{Readiness: connectors.Starting}
 	p.setRuntime(in.ID, rt)
 	if !in.Enabled {
@@ -198,34 +201,56 @@ func (p *Platform) setRuntime(id string, rt *runtime) {
 
 // start describes the provider and starts the instance in it, recording its status.
 func (p *Platform) start(ctx context.Context, in outbox.Instance, plug Plugin) {
-	st, desc, err := p.startIn(ctx, in, plug)
+	st, err := p.startIn(ctx, in, plug)
 	if err != nil {
 		st = connectors.Status{Readiness: connectors.Starting, Detail: "the connector did not start: " + err.Error()}
 	}
 	p.mu.Lock()
 	if rt := p.runtime[in.ID]; rt != nil {
 		rt.status = st
-		rt.desc = desc
 	}
 	p.mu.Unlock()
 	p.event(in.ID, "instance.started", "info", fmt.Sprintf("readiness %s %s", st.Readiness, st.Detail))
 	p.poke()
 }
 
-func (p *Platform) startIn(ctx context.Context, in outbox.Instance, plug Plugin) (connectors.Status, connectors.Description, error) {
-	desc, err := plug.Describe(ctx)
+func (p *Platform) startIn(ctx context.Context, in outbox.Instance, plug Plugin) (connectors.Status, error) {
+	desc, err := p.describe(ctx, in.Kind, plug)
 	if err != nil {
-		return connectors.Status{}, desc, err
+		return connectors.Status{}, err
 	}
 	var creds map[string][]byte
 	if p.cfg.Credentials != nil {
 		creds, err = p.cfg.Credentials(in, desc)
 		if err != nil {
-			return connectors.Status{Readiness: connectors.MissingCredential, Detail: err.Error()}, desc, nil
+			return connectors.Status{Readiness: connectors.MissingCredential, Detail: err.Error()}, nil
 		}
 	}
-	st, err := plug.Start(ctx, connectors.Instance{ID: in.ID, Config: in.Config, Credentials: creds})
-	return st, desc, err
+	return plug.Start(ctx, connectors.Instance{ID: in.ID, Config: in.Config, Credentials: creds})
+}
+
+// describe returns what kind's plugin says of itself, asking it once.
+func (p *Platform) describe(ctx context.Context, kind string, plug Plugin) (connectors.Description, error) {
+	p.mu.Lock()
+	d, ok := p.kinds[kind]
+	p.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	if plug == nil {
+		return d, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	d, err := plug.Describe(ctx)
+	if err != nil {
+		return d, err
+	}
+	if d.Kind == "" {
+		d.Kind = kind
+	}
+	p.mu.Lock()
+	p.kinds[kind] = d
+	p.mu.Unlock()
+	return d, nil
 }
 
 // runPlugin starts a kind's plugin, and the reader of its events, once.
@@ -384,11 +409,25 @@ func (p *Platform) Send(ctx context.Context, id string, m Outbound) ([]outbox.En
 	if m.EnvelopeID == "" {
 		m.EnvelopeID = newEnvelopeID()
 	}
-	if limit := rt.desc.MaxTextRunes; limit > 0 && runeCount(m.Text) > limit {
-		return nil, fmt.Errorf("%w: the message is %d characters; %s takes at most %d", ErrInvalid, runeCount(m.Text), id, limit)
+	if len(m.Text) > connectors.MaxTextBytes {
+		return nil, fmt.Errorf("%w: the message is %d bytes; at most %d", ErrInvalid, len(m.Text), connectors.MaxTextBytes)
 	}
-	env := outbox.Envelope{Instance: id, ID: m.EnvelopeID, ConversationID: m.ConversationID, ThreadID: m.ThreadID, ReplyTo: m.ReplyTo, Text: m.Text}
-	res, err := p.cfg.Store.Enqueue(ctx, []outbox.Envelope{env})
+	desc, err := p.describe(ctx, rt.kind, p.cfg.Plugins[rt.kind])
+	if err != nil {
+		return nil, fmt.Errorf("connector %s cannot say how long a message may be: %w", id, err)
+	}
+	parts := []string{m.Text}
+	if desc.MaxTextRunes > 0 {
+		parts = textsplit.Split(m.Text, desc.MaxTextRunes)
+	}
+	envs := make([]outbox.Envelope, len(parts))
+	for i, text := range parts {
+		envs[i] = outbox.Envelope{Instance: id, ID: m.EnvelopeID, ConversationID: m.ConversationID, ThreadID: m.ThreadID, ReplyTo: m.ReplyTo, Text: text}
+		if len(parts) > 1 {
+			envs[i].ID = fmt.Sprintf("%s.%d", m.EnvelopeID, i+1)
+		}
+	}
+	res, err := p.cfg.Store.Enqueue(ctx, envs)
 	if err != nil {
 		return nil, err
 	}
@@ -411,14 +450,6 @@ type Outbound struct {
 	ThreadID       string
 	ReplyTo        string
 	Text           string
-}
-
-func runeCount(s string) int {
-	n := 0
-	for range s {
-		n++
-	}
-	return n
 }
 
 // Kinds lists the installed connector kinds.
@@ -484,13 +515,15 @@ func (p *Platform) RestartUsing(ctx context.Context, secret string) {
 		return
 	}
 	for _, in := range insts {
-		p.mu.Lock()
-		rt := p.runtime[in.ID]
-		p.mu.Unlock()
-		if rt == nil {
+		plug := p.cfg.Plugins[in.Kind]
+		if plug == nil {
 			continue
 		}
-		for _, f := range rt.desc.Config {
+		desc, err := p.describe(ctx, in.Kind, plug)
+		if err != nil {
+			continue
+		}
+		for _, f := range desc.Config {
 			if f.Type == connectors.FieldSecret && in.Config[f.Name] == secret {
 				if _, err := p.Restart(ctx, in.ID); err != nil {
 					p.cfg.Logger.Warn("restart connector", "instance", in.ID, "err", err)
@@ -513,7 +546,7 @@ func (p *Platform) Describe(ctx context.Context) []Kind {
 	for _, k := range p.Kinds() {
 		plug := p.cfg.Plugins[k]
 		p.runPlugin(p.context(ctx), k, plug)
-		d, err := plug.Describe(ctx)
+		d, err := p.describe(ctx, k, plug)
 		if d.Kind == "" {
 			d.Kind = k
 		}

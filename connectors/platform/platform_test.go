@@ -2,8 +2,10 @@ package platform_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,17 +18,45 @@ import (
 
 func runPlatform(t *testing.T) *platform.Platform {
 	t.Helper()
+	return runPlatformWith(t, 0)
+}
+
+// limited is Echo under another kind that takes at most maxRunes per message.
+type limited struct {
+	*echo.Provider
+	maxRunes int
+}
+
+func (l limited) Describe(ctx context.Context) (connectors.Description, error) {
+	d, err := l.Provider.Describe(ctx)
+	d.Kind, d.MaxTextRunes = "limited", l.maxRunes
+	return d, err
+}
+
+// runPlatformWith runs a platform with an instance echo:a and, when maxRunes > 0, an
+// instance limited:a of a kind that takes at most maxRunes per message.
+func runPlatformWith(t *testing.T, maxRunes int) *platform.Platform {
+	t.Helper()
 	store, err := outbox.Open(filepath.Join(t.TempDir(), outbox.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := platform.New(platform.Config{Store: store, Plugins: map[string]platform.Plugin{echo.Kind: platform.InProcess(echo.Kind, echo.New("test"))}})
+	plugins := map[string]platform.Plugin{echo.Kind: platform.InProcess(echo.Kind, echo.New("test"))}
+	if maxRunes > 0 {
+		plugins["limited"] = platform.InProcess("limited", limited{echo.New("test"), maxRunes})
+	}
+	p := platform.New(platform.Config{Store: store, Plugins: plugins})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; store.Close() })
 	if _, err := p.Add(context.Background(), "echo:a", nil); err != nil {
 		t.Fatal(err)
+	}
+	if maxRunes > 0 {
+		if _, err := p.Add(context.Background(), "limited:a", nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return p
 }
@@ -119,5 +149,41 @@ func TestChangedFiresOnInbound(t *testing.T) {
 	case <-changed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no change after an inbound message")
+	}
+}
+
+// A message longer than the provider takes is queued as parts, each its own envelope, sent
+// in order.
+func TestLongTextIsSentInParts(t *testing.T) {
+	p := runPlatformWith(t, 100)
+	text := strings.Repeat("word ", 90)
+	res, err := p.Send(context.Background(), "limited:a", platform.Outbound{EnvelopeID: "long", ConversationID: "c", Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 5 || res[0].ID != "long.1" || res[4].ID != "long.5" {
+		t.Fatalf("parts: %+v", res)
+	}
+	var got []connectors.Message
+	for deadline := time.Now().Add(10 * time.Second); len(got) < 5; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d of 5 parts", len(got))
+		}
+		if got, err = p.Read(context.Background(), "limited:a", connectors.ReadRequest{ConversationID: "c", Limit: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var joined []string
+	for i := len(got) - 1; i >= 0; i-- { // Read is newest first
+		if n := len([]rune(got[i].Text)); n > 100 {
+			t.Fatalf("a part of %d runes", n)
+		}
+		joined = append(joined, got[i].Text)
+	}
+	if strings.Join(strings.Fields(strings.Join(joined, " ")), " ") != strings.TrimSpace(text) {
+		t.Fatalf("the parts, in order, are not the message: %q", joined)
+	}
+	if _, err := p.Send(context.Background(), "limited:a", platform.Outbound{ConversationID: "c", Text: strings.Repeat("x", connectors.MaxTextBytes+1)}); !errors.Is(err, platform.ErrInvalid) {
+		t.Fatalf("an oversized message: %v", err)
 	}
 }
