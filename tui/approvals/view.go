@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,13 +14,11 @@ import (
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/tui/clock"
 	"github.com/palyra/palyra/tui/gateway"
+	"github.com/palyra/palyra/tui/grid"
 	"github.com/palyra/palyra/tui/termtext"
 )
 
 const (
-	gap             = "  "
-	selector        = "▸ "
-	selectorWidth   = 2
 	labelWidth      = 11
 	maxSubjectWidth = 30
 	maxPartyWidth   = 18 // requester and decider
@@ -107,7 +104,7 @@ func (m Model) View() string {
 	}
 	var lines []string
 	if m.mode == modeDetail || m.back == modeDetail && question != "" {
-		lines = scroll(m.detailLines(), m.offset, h)
+		lines = grid.Scroll(m.detailLines(), m.offset, h)
 	} else {
 		lines = m.listLines(h)
 	}
@@ -209,53 +206,39 @@ func (m Model) tableLines(list []*palyrav1.Approval, cols []column, room int) []
 	}
 
 	// Keep the most important columns that fit; the summary only if room is left for it.
-	order := make([]int, len(cols))
-	for c := range cols {
-		order[c] = c
+	priorities := make([]int, len(cols))
+	for c, col := range cols {
+		priorities[c] = col.priority
 	}
-	slices.SortFunc(order, func(a, b int) int { return cols[b].priority - cols[a].priority })
-	used := selectorWidth - len(gap)
-	keep := make([]bool, len(cols))
-	for n, c := range order {
-		if n == 0 || used+len(gap)+widths[c] <= m.width {
-			keep[c] = true
-			used += len(gap) + widths[c]
-		}
-	}
-	var shown []int
-	for c := range cols {
-		if keep[c] {
-			shown = append(shown, c)
-		}
-	}
-	withSummary := m.width-used-len(gap) >= minSummaryWidth
+	shown, used := grid.Fit(widths, priorities, m.width)
+	withSummary := m.width-used-len(grid.Gap) >= minSummaryWidth
 
 	var header strings.Builder
-	header.WriteString(strings.Repeat(" ", selectorWidth))
+	header.WriteString(strings.Repeat(" ", grid.SelectorWidth))
 	for n, c := range shown {
 		if n > 0 {
-			header.WriteString(gap)
+			header.WriteString(grid.Gap)
 		}
 		header.WriteString(termtext.Pad(cols[c].title, widths[c]))
 	}
 	if withSummary {
-		header.WriteString(gap + "SUMMARY")
+		header.WriteString(grid.Gap + "SUMMARY")
 	}
 	lines := []string{m.styles.Table.Header.Render(strings.TrimRight(header.String(), " "))}
 
 	// The selected row's summary takes the last line when the column cannot show it whole.
 	preview := ""
-	if sel := list[min(m.cursor, len(list)-1)]; !withSummary || termtext.Width(cells[m.cursor][len(cols)]) > m.width-used-len(gap) {
+	if sel := list[min(m.cursor, len(list)-1)]; !withSummary || termtext.Width(cells[m.cursor][len(cols)]) > m.width-used-len(grid.Gap) {
 		preview = m.styles.Strong.Render("▸ " + textsafe.Clean(sel.GetSummary()))
 		room -= 2
 	}
-	first, last := window(len(list), m.cursor, max(room-1, 1))
+	first, last := grid.Window(len(list), m.cursor, max(room-1, 1))
 	for i := first; i < last; i++ {
 		selected := i == m.cursor
 		var row strings.Builder
 		for n, c := range shown {
 			if n > 0 {
-				row.WriteString(gap)
+				row.WriteString(grid.Gap)
 			}
 			text := termtext.Pad(cells[i][c], widths[c])
 			if !selected {
@@ -264,13 +247,13 @@ func (m Model) tableLines(list []*palyrav1.Approval, cols []column, room int) []
 			row.WriteString(text)
 		}
 		if withSummary {
-			row.WriteString(gap + cells[i][len(cols)])
+			row.WriteString(grid.Gap + cells[i][len(cols)])
 		}
 		text := strings.TrimRight(row.String(), " ")
 		if selected {
-			lines = append(lines, selector+m.styles.Table.Selected.Render(text))
+			lines = append(lines, grid.Selector+m.styles.Table.Selected.Render(text))
 		} else {
-			lines = append(lines, strings.Repeat(" ", selectorWidth)+text)
+			lines = append(lines, strings.Repeat(" ", grid.SelectorWidth)+text)
 		}
 	}
 	if preview != "" {
@@ -376,24 +359,6 @@ func (m Model) stateStyle(state string) lipgloss.Style {
 		return m.styles.Busy
 	}
 	return m.styles.Muted
-}
-
-// scroll returns the h lines from offset, clamped so the view stays full.
-func scroll(lines []string, offset, h int) []string {
-	if h <= 0 || len(lines) <= h {
-		return lines
-	}
-	offset = min(max(offset, 0), len(lines)-h)
-	return lines[offset : offset+h]
-}
-
-// window returns the rows [first, last) of n that fit in room, keeping sel visible.
-func window(n, sel, room int) (first, last int) {
-	if n <= room {
-		return 0, n
-	}
-	first = min(max(sel-room/2, 0), n-room)
-	return first, first + room
 }
 
 func dash(s string) string {

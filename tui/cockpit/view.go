@@ -13,14 +13,11 @@ import (
 	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/tui/clock"
+	"github.com/palyra/palyra/tui/grid"
 	"github.com/palyra/palyra/tui/termtext"
 )
 
-const (
-	gap           = "  "
-	selector      = "▸ "
-	selectorWidth = 2
-)
+const ()
 
 // column is one column of the service table; cell returns a row's text and the style that
 // gives it meaning. When the table is too wide, every column first takes its short title and
@@ -204,10 +201,10 @@ func (m Model) tableLines() []string {
 		}
 	}
 
-	header := strings.Repeat(" ", selectorWidth)
+	header := strings.Repeat(" ", grid.SelectorWidth)
 	for n, c := range shown {
 		if n > 0 {
-			header += gap
+			header += grid.Gap
 		}
 		header += termtext.Pad(titles[c], widths[c])
 	}
@@ -216,13 +213,13 @@ func (m Model) tableLines() []string {
 	notes := m.noteLines()
 	// Keep the notes visible: the table gets what is left, as a window around the selection.
 	room := max(m.height-len(lines)-len(notes)-1, 1)
-	first, last := window(len(services), m.index(), room)
+	first, last := grid.Window(len(services), m.index(), room)
 	for i := first; i < last; i++ {
 		var row strings.Builder
 		selected := services[i].Name == m.selected
 		for n, c := range shown {
 			if n > 0 {
-				row.WriteString(gap)
+				row.WriteString(grid.Gap)
 			}
 			text := cells[i][c]
 			if n < len(shown)-1 {
@@ -235,9 +232,9 @@ func (m Model) tableLines() []string {
 			row.WriteString(text)
 		}
 		if selected {
-			lines = append(lines, selector+m.styles.Table.Selected.Render(row.String()))
+			lines = append(lines, grid.Selector+m.styles.Table.Selected.Render(row.String()))
 		} else {
-			lines = append(lines, strings.Repeat(" ", selectorWidth)+row.String())
+			lines = append(lines, strings.Repeat(" ", grid.SelectorWidth)+row.String())
 		}
 	}
 	if len(notes) > 0 {
@@ -252,7 +249,7 @@ func (m Model) tableLines() []string {
 func (m Model) layout(cells [][]string) (shown []int, widths []int, titles []string, compact bool) {
 	services := m.snap.Services
 	measure := func(compact bool) (int, []int, []string) {
-		total := selectorWidth - len(gap)
+		total := grid.SelectorWidth - len(grid.Gap)
 		widths := make([]int, len(columns))
 		titles := make([]string, len(columns))
 		for c, col := range columns {
@@ -268,7 +265,7 @@ func (m Model) layout(cells [][]string) (shown []int, widths []int, titles []str
 				}
 				widths[c] = max(widths[c], lipgloss.Width(text))
 			}
-			total += len(gap) + widths[c]
+			total += len(grid.Gap) + widths[c]
 		}
 		return total, widths, titles
 	}
@@ -298,12 +295,12 @@ func (m Model) layout(cells [][]string) (shown []int, widths []int, titles []str
 		byPriority[c] = c
 	}
 	slices.SortStableFunc(byPriority, func(a, b int) int { return columns[b].priority - columns[a].priority })
-	used := selectorWidth - len(gap)
+	used := grid.SelectorWidth - len(grid.Gap)
 	keep := make([]bool, len(columns))
 	for n, c := range byPriority {
-		if n == 0 || used+len(gap)+widths[c] <= m.width {
+		if n == 0 || used+len(grid.Gap)+widths[c] <= m.width {
 			keep[c] = true
-			used += len(gap) + widths[c]
+			used += len(grid.Gap) + widths[c]
 		}
 	}
 	for c := range columns {
@@ -422,15 +419,6 @@ func (m Model) healthStyle(h supervisor.Health) lipgloss.Style {
 		return m.styles.Bad
 	}
 	return m.styles.Muted
-}
-
-// window returns the rows [first, last) of n that fit in room, keeping sel visible.
-func window(n, sel, room int) (first, last int) {
-	if n <= room {
-		return 0, n
-	}
-	first = min(max(sel-room/2, 0), n-room)
-	return first, first + room
 }
 
 func stateText(s supervisor.ServiceStatus, at time.Time) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/palyra/palyra/internal/textsafe"
 	"github.com/palyra/palyra/tui/clock"
+	"github.com/palyra/palyra/tui/grid"
 	"github.com/palyra/palyra/tui/termtext"
 )
 
@@ -124,10 +125,10 @@ func (m Model) pairingView(h int) string {
 	if len(p.qr) > 0 {
 		qrWidth = termtext.Width(p.qr[0])
 	}
-	showQR := len(p.qr) > 0 && len(p.qr) <= h && qrWidth+len(gap)+max(infoWidth, commandWidth(code)) <= m.width
+	showQR := len(p.qr) > 0 && len(p.qr) <= h && qrWidth+len(grid.Gap)+max(infoWidth, commandWidth(code)) <= m.width
 	width := m.width
 	if showQR {
-		width = min(m.width-qrWidth-len(gap), 2*infoWidth)
+		width = min(m.width-qrWidth-len(grid.Gap), 2*infoWidth)
 	}
 
 	method := "PIN"
@@ -171,7 +172,7 @@ func (m Model) pairingView(h int) string {
 
 	block := strings.Join(info, "\n")
 	if showQR {
-		block = lipgloss.JoinHorizontal(lipgloss.Top, strings.Join(p.qr, "\n"), gap, block)
+		block = lipgloss.JoinHorizontal(lipgloss.Top, strings.Join(p.qr, "\n"), grid.Gap, block)
 	}
 	return lipgloss.Place(m.width, h, lipgloss.Center, lipgloss.Center, block)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,15 +14,13 @@ import (
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 	"github.com/palyra/palyra/tui/clock"
 	"github.com/palyra/palyra/tui/gateway"
+	"github.com/palyra/palyra/tui/grid"
 	"github.com/palyra/palyra/tui/termtext"
 	"github.com/palyra/palyra/tui/theme"
 )
 
 const (
-	gap           = "  "
-	selector      = "▸ "
-	selectorWidth = 2
-	labelWidth    = 14
+	labelWidth = 14
 	// listChrome is the list's lines around the rows: summary, sort line, header, instances.
 	listChrome = 4
 )
@@ -250,25 +247,11 @@ func layout(t *table, width int) (shown, widths []int) {
 	for c, col := range columns {
 		widths[c] = max(col.width(t), len(col.title))
 	}
-	byPriority := make([]int, len(columns))
-	for c := range columns {
-		byPriority[c] = c
+	priorities := make([]int, len(columns))
+	for c, col := range columns {
+		priorities[c] = col.priority
 	}
-	slices.SortFunc(byPriority, func(a, b int) int { return columns[b].priority - columns[a].priority })
-	used := selectorWidth - len(gap)
-	keep := make([]bool, len(columns))
-	for n, c := range byPriority {
-		w := widths[c]
-		if n == 0 || used+len(gap)+w <= width {
-			keep[c] = true
-			used += len(gap) + w
-		}
-	}
-	for c := range columns {
-		if keep[c] {
-			shown = append(shown, c)
-		}
-	}
+	shown, _ = grid.Fit(widths, priorities, width)
 	return shown, widths
 }
 
@@ -278,23 +261,23 @@ func (m *Model) tableLines(room int) []string {
 	p := &palette{st: m.styles, at: m.at}
 	shown, widths := layout(t, m.width)
 	var header strings.Builder
-	header.WriteString(strings.Repeat(" ", selectorWidth))
+	header.WriteString(strings.Repeat(" ", grid.SelectorWidth))
 	for n, c := range shown {
 		if n > 0 {
-			header.WriteString(gap)
+			header.WriteString(grid.Gap)
 		}
 		header.WriteString(termtext.Pad(columns[c].title, widths[c]))
 	}
 	lines := []string{m.styles.Table.Header.Render(strings.TrimRight(header.String(), " "))}
 
-	first, last := window(len(t.rows), t.cursor, room-1)
+	first, last := grid.Window(len(t.rows), t.cursor, room-1)
 	for i := first; i < last; i++ {
 		e := t.rows[i]
 		selected := i == t.cursor
 		var row strings.Builder
 		for n, c := range shown {
 			if n > 0 {
-				row.WriteString(gap)
+				row.WriteString(grid.Gap)
 			}
 			text, style := columns[c].cell(p, e)
 			w := widths[c]
@@ -309,21 +292,12 @@ func (m *Model) tableLines(room int) []string {
 			row.WriteString(text)
 		}
 		if selected {
-			lines = append(lines, selector+m.styles.Table.Selected.Render(row.String()))
+			lines = append(lines, grid.Selector+m.styles.Table.Selected.Render(row.String()))
 		} else {
-			lines = append(lines, strings.Repeat(" ", selectorWidth)+row.String())
+			lines = append(lines, strings.Repeat(" ", grid.SelectorWidth)+row.String())
 		}
 	}
 	return lines
-}
-
-// window returns the rows [first, last) of n that fit in room, keeping sel visible.
-func window(n, sel, room int) (first, last int) {
-	if n <= room {
-		return 0, n
-	}
-	first = min(max(sel-room/2, 0), n-room)
-	return first, first + room
 }
 
 func (m Model) detailLines(h int) []string {
@@ -348,17 +322,17 @@ func (m Model) detailLines(h int) []string {
 		if !c.GetAvailable() {
 			avail, style = "unavailable", m.styles.Busy
 		}
-		text := termtext.Pad(textsafe.Clean(c.GetName()), nameWidth) + gap + termtext.Pad(avail, len("unavailable"))
+		text := termtext.Pad(textsafe.Clean(c.GetName()), nameWidth) + grid.Gap + termtext.Pad(avail, len("unavailable"))
 		if c.GetMediated() {
-			text += gap + "mediated"
+			text += grid.Gap + "mediated"
 		}
 		if i == m.detail.cap {
-			lines = append(lines, selector+m.styles.Table.Selected.Render(strings.TrimRight(text, " ")))
+			lines = append(lines, grid.Selector+m.styles.Table.Selected.Render(strings.TrimRight(text, " ")))
 		} else {
 			name := termtext.Pad(textsafe.Clean(c.GetName()), nameWidth)
-			rest := gap + style.Render(termtext.Pad(avail, len("unavailable")))
+			rest := grid.Gap + style.Render(termtext.Pad(avail, len("unavailable")))
 			if c.GetMediated() {
-				rest += gap + m.styles.Muted.Render("mediated")
+				rest += grid.Gap + m.styles.Muted.Render("mediated")
 			}
 			lines = append(lines, "  "+name+rest)
 		}
@@ -375,9 +349,9 @@ func (m Model) detailLines(h int) []string {
 		lines = append(lines, m.styles.Muted.Render("  none"))
 	}
 	for _, c := range info.GetRecentCalls() {
-		lines = append(lines, "  "+m.wall(unixMs(c.GetCreatedUnixMs()))+gap+textsafe.Clean(c.GetCapability())+gap+
-			m.callStyle(c.GetState()).Render(textsafe.Clean(c.GetState()))+gap+m.styles.Muted.Render(textsafe.Clean(c.GetRequester()))+
-			gap+textsafe.Clean(c.GetInputSummary()))
+		lines = append(lines, "  "+m.wall(unixMs(c.GetCreatedUnixMs()))+grid.Gap+textsafe.Clean(c.GetCapability())+grid.Gap+
+			m.callStyle(c.GetState()).Render(textsafe.Clean(c.GetState()))+grid.Gap+m.styles.Muted.Render(textsafe.Clean(c.GetRequester()))+
+			grid.Gap+textsafe.Clean(c.GetInputSummary()))
 	}
 	if info != nil {
 		lines = append(lines, "", m.styles.Strong.Render("PAIRINGS"))
@@ -385,15 +359,15 @@ func (m Model) detailLines(h int) []string {
 			lines = append(lines, m.styles.Muted.Render("  none"))
 		}
 		for _, p := range info.GetPairings() {
-			text := "  " + m.wall(unixMs(p.GetCreatedUnixMs())) + gap + dash(textsafe.Clean(p.GetMethod())) + gap +
-				textsafe.Clean(p.GetState()) + gap + dash(textsafe.Clean(p.GetPeer())) + gap + dash(textsafe.Clean(p.GetApprovalId()))
+			text := "  " + m.wall(unixMs(p.GetCreatedUnixMs())) + grid.Gap + dash(textsafe.Clean(p.GetMethod())) + grid.Gap +
+				textsafe.Clean(p.GetState()) + grid.Gap + dash(textsafe.Clean(p.GetPeer())) + grid.Gap + dash(textsafe.Clean(p.GetApprovalId()))
 			if p.GetReason() != "" {
-				text += gap + textsafe.Clean(p.GetReason())
+				text += grid.Gap + textsafe.Clean(p.GetReason())
 			}
 			lines = append(lines, text)
 		}
 	}
-	return scroll(lines, m.detail.offset, h)
+	return grid.Scroll(lines, m.detail.offset, h)
 }
 
 // detailHead is the detail view down to the capabilities' heading: the device's fields.
@@ -432,15 +406,6 @@ func (m Model) detailHead(d *palyrav1.Device) []string {
 		m.styles.Muted.Render(fmt.Sprintf("  %d of %d available", e.available, len(d.GetCapabilities()))))
 }
 
-// scroll returns the h lines from offset, clamped so the view stays full.
-func scroll(lines []string, offset, h int) []string {
-	if h <= 0 || len(lines) <= h {
-		return lines
-	}
-	offset = min(max(offset, 0), len(lines)-h)
-	return lines[offset : offset+h]
-}
-
 // reveal moves offset as little as needed for line to show in h lines.
 func reveal(offset, line, h int) int {
 	return min(max(offset, line-h+1), line)
@@ -456,7 +421,7 @@ func (m Model) resultLines(h int) []string {
 	case r.err != "":
 		field("state", m.styles.Bad.Render("not run"))
 		field("error", m.styles.Bad.Render(r.err))
-		return scroll(lines, r.offset, h)
+		return grid.Scroll(lines, r.offset, h)
 	case r.call == nil:
 		field("state", m.styles.Busy.Render("running…"))
 		return lines
@@ -480,7 +445,7 @@ func (m Model) resultLines(h int) []string {
 			lines = append(lines, "  "+l)
 		}
 	}
-	return scroll(lines, r.offset, h)
+	return grid.Scroll(lines, r.offset, h)
 }
 
 // prettyOutput indents JSON output and splits any output into sanitized lines.
