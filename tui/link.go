@@ -63,6 +63,14 @@ type approvalMsg struct {
 	err    error
 }
 
+// channelsMsg is an opened connector watch (list nil) or one of its lists.
+type channelsMsg struct {
+	gen    int
+	stream gateway.ConnectorWatch
+	list   *palyrav1.ListConnectorsReply
+	err    error
+}
+
 // tokenError is a token that could not be loaded: trying again soon will not help.
 type tokenError struct{ err error }
 
@@ -190,6 +198,7 @@ func closeClient(c *adminclient.Client) tea.Cmd {
 func (m *model) shareConn() {
 	m.inventory.SetGateway(m.link.conn)
 	m.approvals.SetGateway(m.link.conn)
+	m.channels.SetGateway(m.link.conn)
 	m.cockpit.SetOperate(m.operateRefusal())
 	m.shareFacts()
 }
@@ -211,6 +220,9 @@ func (m model) operateRefusal() string {
 
 func (m *model) shareFacts() {
 	f := cockpit.DaemonFacts{Known: m.link.tried, Problem: m.link.conn.Problem, Pending: m.approvals.Pending()}
+	if s := m.channels.Summary(); s.Known {
+		f.Channels = &cockpit.ChannelFacts{Connectors: s.Connectors, Failing: s.Failing, DeadLetters: int(s.DeadLetters), Inbox: int(s.Inbox), Agent: s.AgentAttached}
+	}
 	if s := m.inventory.Summary(); s != nil {
 		f.Devices, f.Online = int(s.GetDevices()), int(s.GetOnline()+s.GetDegraded())
 	}
@@ -227,7 +239,10 @@ func (m model) updateGateway(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.gatewayLost(msg.err)
 		}
 		w := msg.who
-		m.link.conn = gateway.Conn{Client: msg.client, Principal: w.GetPrincipal(), Admin: w.GetAdmin(), Permissions: w.GetPermissions()}
+		m.link.conn = gateway.Conn{
+			Client: msg.client, Channels: gateway.NewChannels(msg.client),
+			Principal: w.GetPrincipal(), Admin: w.GetAdmin(), Permissions: w.GetPermissions(),
+		}
 		m.logger.Info("gateway connected", "addr", m.link.addr, "principal", w.GetPrincipal())
 		m.shareConn()
 		if !m.link.conn.Can(gateway.ObservabilityRead) {
@@ -235,7 +250,8 @@ func (m model) updateGateway(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		m.link.cancel = cancel
-		return m, tea.Batch(watchInventory(ctx, m.link.gen, msg.client), watchApprovals(ctx, m.link.gen, msg.client))
+		return m, tea.Batch(watchInventory(ctx, m.link.gen, msg.client), watchApprovals(ctx, m.link.gen, msg.client),
+			watchChannels(ctx, m.link.gen, m.link.conn.Channels))
 	case gatewayRetryMsg:
 		if msg.gen != m.link.gen || m.link.addr == "" {
 			return m, nil
@@ -254,6 +270,25 @@ func (m model) updateGateway(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.shareFacts()
 		}
 		return m, nextInventory(msg.gen, msg.stream)
+	case channelsMsg:
+		if msg.gen != m.link.gen {
+			return m, nil
+		}
+		if msg.err != nil {
+			// A lost connection ends the other watches too, and they reconnect; this one
+			// failing alone (a palyrad without connectors) leaves the rest working.
+			m.channels.SetUnavailable(gateway.Explain(msg.err))
+			m.shareFacts()
+			return m, nil
+		}
+		var refresh tea.Cmd
+		if msg.list != nil {
+			m.link.retry = firstRetry
+			m.channels.SetList(msg.list)
+			m.shareFacts()
+			refresh = m.channels.Refresh()
+		}
+		return m, tea.Batch(refresh, nextChannels(msg.gen, msg.stream))
 	case approvalMsg:
 		if msg.gen != m.link.gen {
 			return m, nil
@@ -326,5 +361,20 @@ func nextApproval(gen int, s grpc.ServerStreamingClient[palyrav1.ApprovalEvent])
 	return func() tea.Msg {
 		ev, err := s.Recv()
 		return approvalMsg{gen: gen, stream: s, ev: ev, err: err}
+	}
+}
+
+// watchChannels opens the connector watch; it lives until ctx ends or palyrad ends it.
+func watchChannels(ctx context.Context, gen int, api gateway.Channels) tea.Cmd {
+	return func() tea.Msg {
+		s, err := api.WatchConnectors(ctx)
+		return channelsMsg{gen: gen, stream: s, err: err}
+	}
+}
+
+func nextChannels(gen int, s gateway.ConnectorWatch) tea.Cmd {
+	return func() tea.Msg {
+		list, err := s.Recv()
+		return channelsMsg{gen: gen, stream: s, list: list, err: err}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/palyra/palyra/supervisor"
 	"github.com/palyra/palyra/supervisor/api"
 	"github.com/palyra/palyra/tui/approvals"
+	"github.com/palyra/palyra/tui/channels"
 	"github.com/palyra/palyra/tui/cockpit"
 	"github.com/palyra/palyra/tui/inventory"
 	"github.com/palyra/palyra/tui/keys"
@@ -24,14 +25,15 @@ import (
 	"github.com/palyra/palyra/tui/theme"
 )
 
-// pane identifies a pane. Its number is its key; the gaps keep the places of the panes to come
-// (4 Channels, 6 Browser).
+// pane identifies a pane. Its number is its key; the gap keeps the place of the pane to come
+// (6 Browser).
 type pane int
 
 const (
 	paneCockpit   pane = 1
 	paneInventory pane = 2
 	paneApprovals pane = 3
+	paneChannels  pane = 4
 	paneLogs      pane = 5
 )
 
@@ -43,6 +45,7 @@ var panes = []struct {
 	{paneCockpit, "Cockpit"},
 	{paneInventory, "Inventory"},
 	{paneApprovals, "Approvals"},
+	{paneChannels, "Channels"},
 	{paneLogs, "Logs"},
 }
 
@@ -84,6 +87,7 @@ type model struct {
 	cockpit       cockpit.Model
 	inventory     inventory.Model
 	approvals     approvals.Model
+	channels      channels.Model
 	logs          logview.Model
 
 	link link // palyrad's admin API
@@ -121,6 +125,7 @@ func newModel(b Backend, opts Options, logger *slog.Logger, tick tickFunc) model
 		cockpit:   cockpit.New(b, st, km, cockpit.Options{Now: opts.Now, Location: opts.Location, Tick: tick}),
 		inventory: inventory.New(st, km, inventory.Options{Now: opts.Now, Location: opts.Location, Tick: tick}),
 		approvals: approvals.New(st, km, approvals.Options{Now: opts.Now, Location: opts.Location, Tick: tick}),
+		channels:  channels.New(st, km, channels.Options{Now: opts.Now}),
 		logs: logview.New(b, st, km, logview.Options{
 			Now: opts.Now, Location: opts.Location, SaveDir: opts.SaveDir,
 			MaxLines: opts.MaxLogLines, Logger: logger, Tick: tick,
@@ -195,7 +200,7 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case snapshotMsg, snapshotRetryMsg:
 		return m.updateSnapshots(msg)
-	case gatewayMsg, gatewayRetryMsg, inventoryMsg, approvalMsg:
+	case gatewayMsg, gatewayRetryMsg, inventoryMsg, approvalMsg, channelsMsg:
 		return m.updateGateway(msg)
 	case preflightMsg:
 		// Shown unless the operator dismissed the overlay while the checks ran.
@@ -209,12 +214,13 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	}
 	// Everything else belongs to a pane's package or to a text input; each ignores the rest.
-	cmds := make([]tea.Cmd, 5)
+	cmds := make([]tea.Cmd, 6)
 	m.cockpit, cmds[0] = m.cockpit.Update(msg)
 	m.inventory, cmds[1] = m.inventory.Update(msg)
 	m.approvals, cmds[2] = m.approvals.Update(msg)
-	m.logs, cmds[3] = m.logs.Update(msg)
-	m.palette, cmds[4] = m.palette.Update(msg)
+	m.channels, cmds[3] = m.channels.Update(msg)
+	m.logs, cmds[4] = m.logs.Update(msg)
+	m.palette, cmds[5] = m.palette.Update(msg)
 	return m, tea.Batch(cmds...)
 }
 
@@ -254,6 +260,8 @@ func (m model) updateKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.setFocus(paneInventory)
 	case key.Matches(msg, m.keys.Approvals):
 		return m, m.setFocus(paneApprovals)
+	case key.Matches(msg, m.keys.Channels):
+		return m, m.setFocus(paneChannels)
 	case key.Matches(msg, m.keys.Logs):
 		return m, m.setFocus(paneLogs)
 	}
@@ -269,6 +277,8 @@ func (m model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.inventory, cmd = m.inventory.Update(msg)
 	case paneApprovals:
 		m.approvals, cmd = m.approvals.Update(msg)
+	case paneChannels:
+		m.channels, cmd = m.channels.Update(msg)
 	case paneLogs:
 		m.logs, cmd = m.logs.Update(msg)
 	}
@@ -283,6 +293,8 @@ func (m model) focusCapturesInput() bool {
 		return m.inventory.CapturesInput()
 	case paneApprovals:
 		return m.approvals.CapturesInput()
+	case paneChannels:
+		return m.channels.CapturesInput()
 	case paneLogs:
 		return m.logs.CapturesInput()
 	}
@@ -295,6 +307,7 @@ func (m *model) setFocus(p pane) tea.Cmd {
 	m.cockpit.Blur()
 	m.inventory.Blur()
 	m.approvals.Blur()
+	m.channels.Blur()
 	switch p {
 	case paneCockpit:
 		return m.cockpit.Focus()
@@ -302,6 +315,8 @@ func (m *model) setFocus(p pane) tea.Cmd {
 		return m.inventory.Focus()
 	case paneApprovals:
 		return m.approvals.Focus()
+	case paneChannels:
+		return m.channels.Focus()
 	}
 	return nil
 }
@@ -325,6 +340,7 @@ func (m *model) resize(w, h int) {
 	m.cockpit.SetSize(w, paneHeight)
 	m.inventory.SetSize(w, paneHeight)
 	m.approvals.SetSize(w, paneHeight)
+	m.channels.SetSize(w, paneHeight)
 	m.logs.SetSize(w, paneHeight)
 	m.help.SetWidth(w)
 }
@@ -334,6 +350,7 @@ func (m *model) setStyles(st theme.Styles) {
 	m.cockpit.SetStyles(st)
 	m.inventory.SetStyles(st)
 	m.approvals.SetStyles(st)
+	m.channels.SetStyles(st)
 	m.logs.SetStyles(st)
 	m.palette.SetStyles(st.Input)
 	m.help.Styles = help.Styles{
@@ -429,6 +446,8 @@ func (m model) render() string {
 		body = m.inventory.View()
 	case m.focus == paneApprovals:
 		body = m.approvals.View()
+	case m.focus == paneChannels:
+		body = m.channels.View()
 	case m.focus == paneLogs:
 		body = m.logs.View()
 	default:
@@ -487,6 +506,8 @@ func (m model) focusedHelp() help.KeyMap {
 		return m.inventory
 	case paneApprovals:
 		return m.approvals
+	case paneChannels:
+		return m.channels
 	case paneLogs:
 		return m.logs
 	}

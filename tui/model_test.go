@@ -279,9 +279,9 @@ func TestPaneSwitching(t *testing.T) {
 		key  string
 		want pane
 	}{
-		{"5", paneLogs}, {"1", paneCockpit}, {"2", paneInventory}, {"3", paneApprovals}, {"1", paneCockpit},
-		{"tab", paneInventory}, {"tab", paneApprovals}, {"tab", paneLogs}, {"tab", paneCockpit},
-		{"shift+tab", paneLogs}, {"shift+tab", paneApprovals},
+		{"5", paneLogs}, {"1", paneCockpit}, {"2", paneInventory}, {"3", paneApprovals}, {"4", paneChannels}, {"1", paneCockpit},
+		{"tab", paneInventory}, {"tab", paneApprovals}, {"tab", paneChannels}, {"tab", paneLogs}, {"tab", paneCockpit},
+		{"shift+tab", paneLogs}, {"shift+tab", paneChannels}, {"shift+tab", paneApprovals},
 	}
 	for _, s := range steps {
 		h.keys(s.key)
@@ -289,7 +289,7 @@ func TestPaneSwitching(t *testing.T) {
 			t.Fatalf("after %s: focus %d, want %d", s.key, h.m.focus, s.want)
 		}
 	}
-	if !strings.Contains(ansi.Strip(h.m.View().Content), "1 Cockpit  2 Inventory  3 Approvals  5 Logs") {
+	if !strings.Contains(ansi.Strip(h.m.View().Content), "1 Cockpit  2 Inventory  3 Approvals  4 Channels  5 Logs") {
 		t.Fatalf("tab bar:\n%s", ansi.Strip(h.m.View().Content))
 	}
 }

@@ -54,6 +54,14 @@ type DaemonFacts struct {
 	Devices int    // paired devices
 	Online  int    // devices online or degraded
 	Pending int    // approvals waiting for a decision
+	// Channels is the connectors' state, nil until palyrad listed them.
+	Channels *ChannelFacts
+}
+
+// ChannelFacts counts palyrad's connectors for the header.
+type ChannelFacts struct {
+	Connectors, Failing, DeadLetters, Inbox int
+	Agent                                   bool
 }
 
 // Options are the cockpit's settings.

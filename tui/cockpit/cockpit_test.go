@@ -344,6 +344,10 @@ func TestViewDaemonFacts(t *testing.T) {
 		{"connected", DaemonFacts{Known: true, Devices: 12, Online: 9, Pending: 2}},
 		{"one_pending", DaemonFacts{Known: true, Devices: 1, Online: 1, Pending: 1}},
 		{"unreachable", DaemonFacts{Known: true, Problem: "gateway unreachable: connection refused"}},
+		{"channels_failing", DaemonFacts{Known: true, Devices: 1, Online: 1,
+			Channels: &ChannelFacts{Connectors: 3, Failing: 1, DeadLetters: 3, Inbox: 4}}},
+		{"channels_ok", DaemonFacts{Known: true, Devices: 1, Online: 1, Channels: &ChannelFacts{Connectors: 2, Agent: true, Inbox: 1}}},
+		{"no_channels", DaemonFacts{Known: true, Channels: &ChannelFacts{}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -151,6 +151,9 @@ func (m Model) headerLines() []string {
 	if line := m.daemonLine(); line != "" {
 		lines = append(lines, line)
 	}
+	if c := m.daemon.Channels; c != nil && m.daemon.Problem == "" {
+		lines = append(lines, m.styles.Muted.Render("channels ")+m.channelsText(*c))
+	}
 	return lines
 }
 
@@ -172,6 +175,27 @@ func (m Model) daemonLine() string {
 		pending = m.styles.Status.Warn.Render(fmt.Sprintf("%d pending approvals", d.Pending))
 	}
 	return m.styles.Muted.Render("gateway ") + devices + m.styles.Muted.Render(" · ") + pending
+}
+
+// channelsText is the connectors ok and failing, and the dead letters waiting.
+func (m Model) channelsText(c ChannelFacts) string {
+	if c.Connectors == 0 {
+		return m.styles.Muted.Render("no connectors")
+	}
+	text := m.styles.Good.Render(fmt.Sprintf("%d/%s ok", c.Connectors-c.Failing, plural.Count(c.Connectors, "connector", "connectors")))
+	if c.Agent {
+		text += m.styles.Muted.Render(", agent attached")
+	}
+	if c.Failing > 0 {
+		text += m.styles.Muted.Render(", ") + m.styles.Bad.Render(fmt.Sprintf("%d failing", c.Failing))
+	}
+	if c.DeadLetters > 0 {
+		text += m.styles.Muted.Render(", ") + m.styles.Status.Warn.Render(plural.Count(c.DeadLetters, "dead letter", "dead letters"))
+	}
+	if c.Inbox > 0 && !c.Agent {
+		text += m.styles.Muted.Render(", ") + m.styles.Status.Warn.Render(fmt.Sprintf("%d inbound waiting", c.Inbox))
+	}
+	return text
 }
 
 func (m Model) tableLines() []string {

@@ -24,6 +24,7 @@ const (
 // Conn is the state of the TUI's gateway connection.
 type Conn struct {
 	Client      *adminclient.Client // nil while not connected
+	Channels    Channels            // the connectors, over Client (or a test's own)
 	Principal   string              // who the token is, as WhoAmI says
 	Admin       bool                // the admin token holds every permission
 	Permissions []string
@@ -31,7 +32,7 @@ type Conn struct {
 }
 
 // Connected reports whether calls can be made.
-func (c Conn) Connected() bool { return c.Client != nil }
+func (c Conn) Connected() bool { return c.Client != nil || c.Channels != nil }
 
 // Can reports whether the token holds perm.
 func (c Conn) Can(perm string) bool { return c.Admin || slices.Contains(c.Permissions, perm) }

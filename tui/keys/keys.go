@@ -16,6 +16,7 @@ type KeyMap struct {
 	Cockpit   key.Binding
 	Inventory key.Binding
 	Approvals key.Binding
+	Channels  key.Binding
 	Logs      key.Binding
 	Back      key.Binding
 
@@ -53,6 +54,19 @@ type KeyMap struct {
 	DenyRequest  key.Binding
 	History      key.Binding
 
+	// Channels pane.
+	AddConnector     key.Binding
+	PauseResume      key.Binding
+	Drain            key.Binding
+	TestSend         key.Binding
+	Replay           key.Binding
+	Discard          key.Binding
+	EnableDisable    key.Binding
+	RestartConnector key.Binding
+	RemoveConnector  key.Binding
+	SetSecret        key.Binding
+	NextField        key.Binding
+
 	// Logs pane.
 	CycleService key.Binding
 	ToggleTime   key.Binding
@@ -80,6 +94,7 @@ func Default() KeyMap {
 		Cockpit:   key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "cockpit")),
 		Inventory: key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "inventory")),
 		Approvals: key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "approvals")),
+		Channels:  key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "channels")),
 		Logs:      key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "logs")),
 		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 
@@ -113,6 +128,18 @@ func Default() KeyMap {
 		DenyRequest:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deny")),
 		History:      key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "history")),
 
+		AddConnector:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add")),
+		PauseResume:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume")),
+		Drain:            key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "drain")),
+		TestSend:         key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "test send")),
+		Replay:           key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "replay")),
+		Discard:          key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "discard")),
+		EnableDisable:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable/disable")),
+		RestartConnector: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart plugin")),
+		RemoveConnector:  key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "remove")),
+		SetSecret:        key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "set secret")),
+		NextField:        key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next field")),
+
 		CycleService: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "service")),
 		ToggleTime:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timestamps")),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
@@ -129,5 +156,5 @@ func Default() KeyMap {
 
 // Globals are the bindings shown in every pane's help.
 func (k KeyMap) Globals() []key.Binding {
-	return []key.Binding{k.Cockpit, k.Inventory, k.Approvals, k.Logs, k.NextPane, k.PrevPane, k.Palette, k.Help, k.Back, k.Quit}
+	return []key.Binding{k.Cockpit, k.Inventory, k.Approvals, k.Channels, k.Logs, k.NextPane, k.PrevPane, k.Palette, k.Help, k.Back, k.Quit}
 }
