@@ -65,13 +65,16 @@ func (n *testNodes) Revoke(id, reason, actor string) (*palyrav1.Device, error) {
 func (n *testNodes) Remove(string, string) (*palyrav1.Device, error) { return &palyrav1.Device{}, nil }
 
 type fixture struct {
-	addr   string
-	store  *store.Store
-	access *access.Access
-	nodes  *testNodes
+	addr      string
+	store     *store.Store
+	access    *access.Access
+	nodes     *testNodes
+	approvals *approvals.Engine
 }
 
-func newServer(t testing.TB) *fixture {
+// newServer serves the admin API on loopback; with, if given, adds to its config (say, a
+// connector platform) once the stores and engines exist.
+func newServer(t testing.TB, with ...func(*fixture, *Config)) *fixture {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), store.FileName))
 	if err != nil {
@@ -84,11 +87,15 @@ func newServer(t testing.TB) *fixture {
 	t.Cleanup(cancel)
 	go engine.Run(ctx)
 
-	f := &fixture{store: st, access: access.New(adminToken, st), nodes: &testNodes{}}
-	api := New(Config{
+	f := &fixture{store: st, access: access.New(adminToken, st), nodes: &testNodes{}, approvals: engine}
+	cfg := Config{
 		Access: f.access, Approvals: engine, Pairing: pairing.New(st, log), Nodes: f.nodes, Store: st,
 		NodeAddr: "192.0.2.10:7444", CAFingerprint: strings.Repeat("ab", 32), Logger: log,
-	})
+	}
+	for _, w := range with {
+		w(f, &cfg)
+	}
+	api := New(cfg)
 	srv := newGRPC(api)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
