@@ -247,8 +247,13 @@ func (p *Platform) Mutate(ctx context.Context, id string, m connectors.Mutation,
 		return connectors.MutationResult{}, err
 	}
 	res, err := rt.provider.Mutate(ctx, m)
-	if err == nil {
-		p.event(id, "message."+string(m.Kind), "info", fmt.Sprintf("message %s in %s: done %v %s", m.MessageID, m.ConversationID, res.Done, res.Reason))
+	switch {
+	case err != nil:
+		p.event(id, "message."+string(m.Kind), "error", fmt.Sprintf("message %s in %s: %v", m.MessageID, m.ConversationID, err))
+	case res.Done:
+		p.event(id, "message."+string(m.Kind), "info", fmt.Sprintf("message %s in %s: done", m.MessageID, m.ConversationID))
+	default:
+		p.event(id, "message."+string(m.Kind), "warn", fmt.Sprintf("message %s in %s: refused: %s", m.MessageID, m.ConversationID, res.Reason))
 	}
 	return res, err
 }

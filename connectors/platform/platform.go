@@ -69,6 +69,7 @@ type Platform struct {
 	running map[string]bool                   // kinds whose plugin runs
 	kinds   map[string]connectors.Description // what each kind's plugin said of itself
 	runCtx  context.Context
+	started chan struct{} // closed once Run has set runCtx
 	inbound chan struct{} // closed and replaced when the inbox gains a message
 	changed chan struct{} // closed and replaced when anything an operator sees changes
 	agent   bool
@@ -112,7 +113,7 @@ func New(cfg Config) *Platform {
 		cfg: cfg, now: cfg.Now, wake: make(chan struct{}, 1),
 		runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]bool{},
 		kinds:   map[string]connectors.Description{},
-		inbound: make(chan struct{}), changed: make(chan struct{}),
+		inbound: make(chan struct{}), changed: make(chan struct{}), started: make(chan struct{}),
 	}
 }
 
@@ -142,6 +143,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	p.mu.Lock()
 	p.runCtx = ctx
 	p.mu.Unlock()
+	close(p.started)
 	insts, err := p.cfg.Store.Instances()
 	if err != nil {
 		return err
@@ -257,7 +259,7 @@ func (p *Platform) describe(ctx context.Context, kind string, plug Plugin) (conn
 func (p *Platform) runPlugin(ctx context.Context, kind string, plug Plugin) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running[kind] {
+	if p.running[kind] || ctx.Err() != nil {
 		return
 	}
 	p.running[kind] = true
@@ -304,14 +306,18 @@ func cutKind(id string) (kind, name string, ok bool) {
 	return id, "", false
 }
 
-// context is the platform's own context for work that outlives a request.
-func (p *Platform) context(fallback context.Context) context.Context {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.runCtx != nil {
+// context is the platform's own context for work that outlives a request: Run's. A
+// request that comes before Run has begun waits for it, or ends with its own context (the
+// work then gives up at once).
+func (p *Platform) context(request context.Context) context.Context {
+	select {
+	case <-p.started:
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		return p.runCtx
+	case <-request.Done():
+		return request
 	}
-	return fallback
 }
 
 // Remove stops an instance and deletes it with its queue, inbox and logs.

@@ -194,7 +194,7 @@ func (m Model) detailLines() []string {
 	if e := oneLine(p.GetLastError()); e != "" {
 		field("plugin error", m.styles.Bad.Render(e))
 	}
-	field("queue", fmt.Sprintf("%d queued · %d in flight · %d dead letters", c.GetQueued(), c.GetInFlight(), c.GetDeadLetters()))
+	field("queue", fmt.Sprintf("%d queued · %d in flight · %s", c.GetQueued(), c.GetInFlight(), plural.Count(int(c.GetDeadLetters()), "dead letter", "dead letters")))
 	field("sent", fmt.Sprintf("%d delivered · %d retried · %d dead-lettered%s", c.GetDelivered(), c.GetRetried(), c.GetDeadLettered(), m.since(c.GetLastDeliveryUnixMs(), "last")))
 	field("received", fmt.Sprintf("%d inbound · %d duplicates dropped · %d waiting for an agent%s", c.GetInbound(), c.GetDuplicates(), c.GetInbox(), m.since(c.GetLastInboundUnixMs(), "last")))
 	if e := oneLine(c.GetLastError()); e != "" {

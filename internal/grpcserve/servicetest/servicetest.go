@@ -46,7 +46,7 @@ type Process struct {
 
 // Exec starts bin with args and env appended to the test's environment. The process dies with
 // the test binary and is killed at cleanup if still running.
-func Exec(t *testing.T, bin string, env []string, args ...string) *Process {
+func Exec(t testing.TB, bin string, env []string, args ...string) *Process {
 	t.Helper()
 	p := &Process{
 		Cmd:    exec.Command(bin, args...),
@@ -74,7 +74,7 @@ func Exec(t *testing.T, bin string, env []string, args ...string) *Process {
 }
 
 // Start execs bin like Exec and waits for its ready line.
-func Start(t *testing.T, bin string, env []string, args ...string) (*Process, ready.Line) {
+func Start(t testing.TB, bin string, env []string, args ...string) (*Process, ready.Line) {
 	t.Helper()
 	p := Exec(t, bin, env, args...)
 	timer := time.NewTimer(Deadline)
@@ -95,7 +95,7 @@ func Start(t *testing.T, bin string, env []string, args ...string) (*Process, re
 }
 
 // Wait waits for the process to exit and returns its exit code.
-func (p *Process) Wait(t *testing.T) int {
+func (p *Process) Wait(t testing.TB) int {
 	t.Helper()
 	timer := time.NewTimer(Deadline)
 	defer timer.Stop()
@@ -109,7 +109,7 @@ func (p *Process) Wait(t *testing.T) int {
 }
 
 // Signal sends sig to the process.
-func (p *Process) Signal(t *testing.T, sig os.Signal) {
+func (p *Process) Signal(t testing.TB, sig os.Signal) {
 	t.Helper()
 	if err := p.Cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func (p *Process) Stdout() string { return string(p.stdout.bytes()) }
 func (p *Process) Stderr() string { return string(p.stderr.bytes()) }
 
 // Dial connects to a plaintext gRPC address; the connection is closed at cleanup.
-func Dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+func Dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
 	conn, err := grpc.NewClient("passthrough:///"+addr, opts...)
@@ -161,7 +161,7 @@ func (o *output) bytes() []byte {
 }
 
 // Health returns the health status of service name ("" for the whole server).
-func Health(t *testing.T, conn grpc.ClientConnInterface, name string) healthpb.HealthCheckResponse_ServingStatus {
+func Health(t testing.TB, conn grpc.ClientConnInterface, name string) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
@@ -173,7 +173,7 @@ func Health(t *testing.T, conn grpc.ClientConnInterface, name string) healthpb.H
 }
 
 // ReflectedServices returns the services server reflection lists.
-func ReflectedServices(t *testing.T, conn grpc.ClientConnInterface) map[string]bool {
+func ReflectedServices(t testing.TB, conn grpc.ClientConnInterface) map[string]bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
