@@ -22,7 +22,11 @@ type rig struct {
 
 func newRig(t *testing.T, opts discordtest.Options, config map[string]string) *rig {
 	t.Helper()
-	s := discordtest.New(t, opts)
+	return newRigOn(t, discordtest.New(t, opts), config)
+}
+
+func newRigOn(t *testing.T, s *discordtest.Server, config map[string]string) *rig {
+	t.Helper()
 	p := discord.New(testOptions())
 	t.Cleanup(func() { stopAll(p) })
 	events, _ := p.Events(context.Background())
