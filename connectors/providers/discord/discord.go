@@ -198,6 +198,7 @@ func (p *Provider) Start(ctx context.Context, inst connectors.Instance) (connect
 		select {
 		case <-in.gwSettled:
 		case <-wait.Done():
+		case <-in.ctx.Done(): // stopped meanwhile
 		}
 	}
 	return in.status(), nil
