@@ -100,11 +100,11 @@ func (p *Provider) Read(ctx context.Context, r connectors.ReadRequest) ([]connec
 		}
 		msg, err := in.channels.GetMessage(ch, id, rest.WithCtx(ctx))
 		if err != nil {
-			if f := in.fail(err); f.status == http.StatusNotFound {
+			f := in.fail(err)
+			if f.status == http.StatusNotFound {
 				return nil, nil
-			} else {
-				return nil, errors.New("discord: " + f.reason)
 			}
+			return nil, errors.New("discord: " + f.reason)
 		}
 		return []connectors.Message{in.message(*msg)}, nil
 	}
