@@ -12,6 +12,7 @@ import (
 
 	"github.com/palyra/palyra/connectors"
 	"github.com/palyra/palyra/connectors/plugin"
+	"github.com/palyra/palyra/connectors/providers/discord"
 	"github.com/palyra/palyra/connectors/providers/echo"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/procname"
@@ -19,7 +20,8 @@ import (
 
 // Kinds are the providers built into this binary.
 var Kinds = map[string]func() connectors.Provider{
-	echo.Kind: func() connectors.Provider { return echo.New(buildinfo.Version) },
+	echo.Kind:    func() connectors.Provider { return echo.New(buildinfo.Version) },
+	discord.Kind: func() connectors.Provider { return discord.New(discord.Options{Version: buildinfo.Version}) },
 }
 
 // Main serves the provider named by args[0] until palyrad goes away. Stdout is go-plugin's
