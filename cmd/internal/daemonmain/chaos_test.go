@@ -126,16 +126,18 @@ func chaos(tb testing.TB, n, pluginKills, daemonKills int) chaosResult {
 		kills = slices.Insert(kills, (i+1)*len(kills)/(daemonKills+1), "daemon")
 	}
 	var orphans []int
+	killed := 0 // the last plugin killed, which palyrad may list for a moment still
 	for k, what := range kills {
 		for queued.Load() < int64((k+1)*n/(len(kills)+1)) && ctx.Err() == nil {
 			time.Sleep(2 * time.Millisecond)
 		}
-		pid := pluginPID(ctx, d)
+		pid := pluginPID(ctx, d, killed)
 		switch what {
 		case "plugin":
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 				tb.Fatalf("kill the plugin (pid %d): %v", pid, err)
 			}
+			killed = pid
 		case "daemon":
 			d.kill()
 			if alive(pid, 5*time.Second) {
@@ -179,12 +181,12 @@ func chaos(tb testing.TB, n, pluginKills, daemonKills int) chaosResult {
 	return res
 }
 
-// pluginPID is the running Echo plugin's pid, waiting for one to run.
-func pluginPID(ctx context.Context, d *chaosDaemon) int {
+// pluginPID is the running Echo plugin's pid, other than not, waiting for one to run.
+func pluginPID(ctx context.Context, d *chaosDaemon, not int) int {
 	for {
 		c, err := d.connector(ctx)
-		if err == nil && c.GetPlugin().GetState() == "running" && c.GetPlugin().GetPid() != 0 {
-			return int(c.GetPlugin().GetPid())
+		if pid := int(c.GetPlugin().GetPid()); err == nil && c.GetPlugin().GetState() == "running" && pid != 0 && pid != not {
+			return pid
 		}
 		if ctx.Err() != nil {
 			d.tb.Fatalf("no Echo plugin runs: %v %v", c, err)
