@@ -64,11 +64,10 @@ func settled() []*palyrav1.Approval {
 }
 
 type harness struct {
-	t       *testing.T
-	m       Model
-	srv     *admintest.Server
-	clock   *cmdtest.Immediate
-	notices []status.Msg
+	*cmdtest.Driver[Model]
+	m     Model
+	srv   *admintest.Server
+	clock *cmdtest.Immediate
 }
 
 func newHarness(t *testing.T, w, h int, token string) *harness {
@@ -89,52 +88,9 @@ func newHarness(t *testing.T, w, h int, token string) *harness {
 			t.Fatalf("the initial list rang the bell for %s", a.GetId())
 		}
 	}
-	return &harness{t: t, m: m, srv: srv, clock: clock}
-}
-
-func (h *harness) press(names ...string) {
-	h.t.Helper()
-	for _, n := range names {
-		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(cmdtest.Key(n))
-		h.run(cmd)
-	}
-}
-
-func (h *harness) typeText(s string) {
-	h.t.Helper()
-	for _, r := range s {
-		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
-		h.run(cmd)
-	}
-}
-
-func (h *harness) run(cmd tea.Cmd) {
-	h.t.Helper()
-	queue := cmdtest.Run(h.t, cmd)
-	for len(queue) > 0 {
-		msg := queue[0]
-		queue = queue[1:]
-		switch msg := msg.(type) {
-		case status.Msg:
-			h.notices = append(h.notices, msg)
-			continue
-		case TickMsg:
-			continue
-		}
-		var next tea.Cmd
-		h.m, next = h.m.Update(msg)
-		queue = append(queue, cmdtest.Run(h.t, next)...)
-	}
-}
-
-func (h *harness) lastNotice() status.Msg {
-	h.t.Helper()
-	if len(h.notices) == 0 {
-		h.t.Fatal("no notice")
-	}
-	return h.notices[len(h.notices)-1]
+	harness := &harness{m: m, srv: srv, clock: clock}
+	harness.Driver = &cmdtest.Driver[Model]{T: t, Model: &harness.m, Update: Model.Update, Drop: isTick}
+	return harness
 }
 
 func (h *harness) view() string { return ansi.Strip(h.m.View()) }
@@ -149,12 +105,12 @@ func TestView(t *testing.T) {
 	}{
 		{"list", admintest.AdminToken, func(h *harness) {}},
 		{"list_read_only", admintest.ReadOnlyToken, func(h *harness) {}},
-		{"detail", admintest.AdminToken, func(h *harness) { h.press("enter") }},
-		{"detail_json", admintest.AdminToken, func(h *harness) { h.press("G", "enter") }},
-		{"time_box_prompt", admintest.AdminToken, func(h *harness) { h.press("j", "t") }},
-		{"deny_prompt", admintest.AdminToken, func(h *harness) { h.press("G", "enter", "d"); h.typeText("not my laptop") }},
-		{"history", admintest.AdminToken, func(h *harness) { h.press("h") }},
-		{"history_detail", admintest.AdminToken, func(h *harness) { h.press("h", "j", "enter") }},
+		{"detail", admintest.AdminToken, func(h *harness) { h.Press("enter") }},
+		{"detail_json", admintest.AdminToken, func(h *harness) { h.Press("G", "enter") }},
+		{"time_box_prompt", admintest.AdminToken, func(h *harness) { h.Press("j", "t") }},
+		{"deny_prompt", admintest.AdminToken, func(h *harness) { h.Press("G", "enter", "d"); h.Type("not my laptop") }},
+		{"history", admintest.AdminToken, func(h *harness) { h.Press("h") }},
+		{"history_detail", admintest.AdminToken, func(h *harness) { h.Press("h", "j", "enter") }},
 		{"disconnected", admintest.AdminToken, func(h *harness) {
 			h.m.SetGateway(gateway.Conn{Problem: "palyrad is not running (backoff)"})
 		}},
@@ -177,7 +133,7 @@ func TestViewFitsAnySize(t *testing.T) {
 			t.Run(fmt.Sprintf("%dx%d_%v", s.w, s.h, keys), func(t *testing.T) {
 				h := newHarness(t, 80, 24, admintest.AdminToken)
 				h.m.SetSize(s.w, s.h)
-				h.press(keys...)
+				h.Press(keys...)
 				lines := strings.Split(h.m.View(), "\n")
 				if len(lines) != s.h {
 					t.Errorf("%d lines, want %d", len(lines), s.h)
@@ -217,16 +173,16 @@ func TestDecisions(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, 80, 24, admintest.AdminToken)
-			h.press(c.keys...)
+			h.Press(c.keys...)
 			if c.text != "" {
-				h.typeText(c.text)
-				h.press("enter")
+				h.Type(c.text)
+				h.Press("enter")
 			}
 			reqs := h.srv.Requests()
 			if len(reqs) != 1 || !proto.Equal(reqs[0], c.want) {
 				t.Fatalf("requests = %v, want %v", reqs, c.want)
 			}
-			if n := h.lastNotice(); n.Kind != status.KindInfo || n.Text != c.notice {
+			if n := h.LastNotice(); n.Kind != status.KindInfo || n.Text != c.notice {
 				t.Fatalf("notice = %+v, want %q", n, c.notice)
 			}
 			if h.m.Pending() != 2 || h.m.CapturesInput() {
@@ -238,14 +194,14 @@ func TestDecisions(t *testing.T) {
 
 func TestDenyNeedsAReason(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("d", "enter")
-	if n := h.lastNotice(); n.Kind != status.KindError || !strings.Contains(n.Text, "reason is required") {
+	h.Press("d", "enter")
+	if n := h.LastNotice(); n.Kind != status.KindError || !strings.Contains(n.Text, "reason is required") {
 		t.Fatalf("notice = %+v", n)
 	}
 	if !h.m.CapturesInput() || len(h.srv.Requests()) != 0 {
 		t.Fatalf("captures %v, requests %v", h.m.CapturesInput(), h.srv.Requests())
 	}
-	h.press("esc")
+	h.Press("esc")
 	if h.m.CapturesInput() || len(h.srv.Requests()) != 0 {
 		t.Fatal("esc did not cancel the denial")
 	}
@@ -254,13 +210,13 @@ func TestDenyNeedsAReason(t *testing.T) {
 func TestTimeBoxNeedsADuration(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	for _, typed := range []string{"soon", "-5m"} {
-		h.press("t")
-		h.typeText(typed)
-		h.press("enter")
-		if n := h.lastNotice(); n.Kind != status.KindError || !strings.Contains(n.Text, "like 15m, 1h or 8h") {
+		h.Press("t")
+		h.Type(typed)
+		h.Press("enter")
+		if n := h.LastNotice(); n.Kind != status.KindError || !strings.Contains(n.Text, "like 15m, 1h or 8h") {
 			t.Fatalf("%q: notice = %+v", typed, n)
 		}
-		h.press("esc")
+		h.Press("esc")
 	}
 	if len(h.srv.Requests()) != 0 {
 		t.Fatalf("requests = %v", h.srv.Requests())
@@ -270,8 +226,8 @@ func TestTimeBoxNeedsADuration(t *testing.T) {
 func TestAlreadyDecidedIsCalm(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.srv.SetDecideErr(grpcstatus.Error(codes.FailedPrecondition, "ap-7 was already approved (once) by alice"))
-	h.press("a")
-	n := h.lastNotice()
+	h.Press("a")
+	n := h.LastNotice()
 	if n.Kind != status.KindInfo || n.Text != "already decided: ap-7 was already approved (once) by alice" {
 		t.Fatalf("notice = %+v", n)
 	}
@@ -280,8 +236,8 @@ func TestAlreadyDecidedIsCalm(t *testing.T) {
 func TestDecideErrorSaysWhy(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.srv.SetDecideErr(grpcstatus.Error(codes.Unavailable, "connection refused"))
-	h.press("a")
-	if n := h.lastNotice(); n.Kind != status.KindError || n.Text != "decide ap-5: gateway unreachable: connection refused" {
+	h.Press("a")
+	if n := h.LastNotice(); n.Kind != status.KindError || n.Text != "decide ap-5: gateway unreachable: connection refused" {
 		t.Fatalf("notice = %+v", n)
 	}
 	if h.m.Pending() != 3 {
@@ -292,8 +248,8 @@ func TestDecideErrorSaysWhy(t *testing.T) {
 func TestReadOnlyTokenSeesEverythingButCannotDecide(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.ReadOnlyToken)
 	for _, k := range []string{"a", "A", "t", "d"} {
-		h.press(k)
-		n := h.lastNotice()
+		h.Press(k)
+		n := h.LastNotice()
 		if n.Kind != status.KindError || n.Text != "this token (grafana) cannot decide approvals: it lacks approvals.decide" || h.m.CapturesInput() {
 			t.Fatalf("%s: notice %+v, captures %v", k, n, h.m.CapturesInput())
 		}
@@ -303,11 +259,11 @@ func TestReadOnlyTokenSeesEverythingButCannotDecide(t *testing.T) {
 			t.Fatalf("help offers %s", k)
 		}
 	}
-	h.press("enter")
+	h.Press("enter")
 	if !strings.Contains(h.view(), "deletes a message it sent by mistake") && !strings.Contains(h.view(), "delete a message") {
 		t.Fatalf("the detail is not shown:\n%s", h.view())
 	}
-	h.press("esc", "h")
+	h.Press("esc", "h")
 	if !strings.Contains(h.view(), "not at night") && !strings.Contains(h.view(), "denied") {
 		t.Fatalf("the history is not shown:\n%s", h.view())
 	}
@@ -355,7 +311,7 @@ func TestBellOnlyForNewApprovals(t *testing.T) {
 
 func TestSelectionSurvivesOthersBeingDecided(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("j") // ap-6
+	h.Press("j") // ap-6
 	done := pending()[2]
 	done.State = "denied"
 	h.m.Apply(&palyrav1.ApprovalEvent{Kind: "decided", Approval: done})
@@ -363,14 +319,14 @@ func TestSelectionSurvivesOthersBeingDecided(t *testing.T) {
 		t.Fatalf("selected %q", h.m.Selected())
 	}
 	// Settled while open in the detail view: the detail says how, and esc goes back.
-	h.press("enter")
+	h.Press("enter")
 	done = pending()[1]
 	done.State, done.Scope, done.Decider = "approved", "once", "alice"
 	h.m.Apply(&palyrav1.ApprovalEvent{Kind: "decided", Approval: done})
 	if v := h.view(); !strings.Contains(v, "approved (once) by alice") {
 		t.Fatalf("detail after the decision:\n%s", v)
 	}
-	h.press("esc")
+	h.Press("esc")
 	if h.m.Selected() != "ap-5" {
 		t.Fatalf("selected %q after esc", h.m.Selected())
 	}
@@ -378,7 +334,7 @@ func TestSelectionSurvivesOthersBeingDecided(t *testing.T) {
 
 func TestHistory(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("h")
+	h.Press("h")
 	reqs := h.srv.Requests()
 	if len(reqs) != 1 || !proto.Equal(reqs[0], &palyrav1.ListApprovalsRequest{PageSize: historyPage}) {
 		t.Fatalf("requests = %v", reqs)
@@ -399,11 +355,11 @@ func TestHistory(t *testing.T) {
 	if got := ids(); got != "ap-5 ap-4 ap-2 ap-3" {
 		t.Fatalf("history after a decision = %s", got)
 	}
-	h.press("a")
-	if n := h.lastNotice(); !strings.Contains(n.Text, "is settled") {
+	h.Press("a")
+	if n := h.LastNotice(); !strings.Contains(n.Text, "is settled") {
 		t.Fatalf("deciding in the history: %+v", n)
 	}
-	h.press("h")
+	h.Press("h")
 	if h.m.Selected() != "ap-6" {
 		t.Fatalf("back to pending: selected %q", h.m.Selected())
 	}
@@ -419,15 +375,15 @@ func TestHistoryPagesAsTheSelectionNearsItsEnd(t *testing.T) {
 			State: "approved", Scope: "once", Decider: "admin", DecidedUnixMs: ms(t0.Add(time.Duration(i-n) * time.Second))})
 	}
 	h.srv.SetApprovals(history...)
-	h.press("h")
+	h.Press("h")
 	if len(h.m.history) != historyPage || !strings.Contains(h.view(), "100 loaded, more as you scroll") {
 		t.Fatalf("first page: %d loaded\n%s", len(h.m.history), h.view())
 	}
-	h.press("G")
+	h.Press("G")
 	if len(h.m.history) != 2*historyPage {
 		t.Fatalf("after G: %d loaded, want the second page too", len(h.m.history))
 	}
-	h.press("G")
+	h.Press("G")
 	if len(h.m.history) != n || strings.Contains(h.view(), "more as you scroll") {
 		t.Fatalf("after G again: %d loaded, want all %d\n%s", len(h.m.history), n, h.view())
 	}
@@ -463,7 +419,7 @@ func TestHostileText(t *testing.T) {
 	a.Requester = "node\x1b[1m"
 	h.m.Apply(&palyrav1.ApprovalEvent{Kind: "requested", Approval: a})
 	views := []string{h.m.View()}
-	h.press("G", "enter")
+	h.Press("G", "enter")
 	views = append(views, h.m.View())
 	for _, v := range views {
 		if strings.Contains(v, "\x1b]0;") || strings.Contains(v, "\x1b[2J") || strings.Contains(v, "\x1b[31m") {
@@ -481,7 +437,7 @@ func TestDetailsCannotForgeFieldLines(t *testing.T) {
 	a.Summary = "Pair laptop\nstate      approved"
 	a.Details = "harmless\nstate      approved\r\nrequester  admin\rrisk       low"
 	h.m.Apply(&palyrav1.ApprovalEvent{Kind: "requested", Approval: a})
-	h.press("G", "enter")
+	h.Press("G", "enter")
 	v := ansi.Strip(h.m.View())
 	if strings.ContainsAny(v, "\r\u2028") {
 		t.Fatalf("a carriage return reached the view: %q", v)
@@ -499,3 +455,6 @@ func TestDetailsCannotForgeFieldLines(t *testing.T) {
 		t.Fatalf("%d field lines named state (want 1), %d indented detail lines (want 2):\n%s", states, details, v)
 	}
 }
+
+// isTick is the pane's own clock, which the tests drive on their own.
+func isTick(msg tea.Msg) bool { _, ok := msg.(TickMsg); return ok }

@@ -18,7 +18,6 @@ import (
 	"github.com/palyra/palyra/tui/internal/cmdtest"
 	"github.com/palyra/palyra/tui/internal/golden"
 	"github.com/palyra/palyra/tui/keys"
-	"github.com/palyra/palyra/tui/status"
 	"github.com/palyra/palyra/tui/theme"
 )
 
@@ -116,10 +115,9 @@ func list() *palyrav1.ListConnectorsReply {
 }
 
 type harness struct {
-	t       *testing.T
-	m       Model
-	api     *fakeChannels
-	notices []status.Msg
+	*cmdtest.Driver[Model]
+	m   Model
+	api *fakeChannels
 }
 
 func newHarness(t *testing.T, w, h int, readOnly bool) *harness {
@@ -151,52 +149,9 @@ func newHarness(t *testing.T, w, h int, readOnly bool) *harness {
 	m.SetGateway(conn)
 	m.Focus()
 	m.SetList(list())
-	return &harness{t: t, m: m, api: api}
-}
-
-func (h *harness) press(names ...string) {
-	h.t.Helper()
-	for _, n := range names {
-		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(cmdtest.Key(n))
-		h.run(cmd)
-	}
-}
-
-func (h *harness) typeText(s string) {
-	h.t.Helper()
-	for _, r := range s {
-		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
-		h.run(cmd)
-	}
-}
-
-func (h *harness) run(cmd tea.Cmd) {
-	h.t.Helper()
-	queue := cmdtest.Run(h.t, cmd)
-	for len(queue) > 0 {
-		msg := queue[0]
-		queue = queue[1:]
-		switch msg := msg.(type) {
-		case status.Msg:
-			h.notices = append(h.notices, msg)
-			continue
-		case TickMsg:
-			continue
-		}
-		var next tea.Cmd
-		h.m, next = h.m.Update(msg)
-		queue = append(queue, cmdtest.Run(h.t, next)...)
-	}
-}
-
-func (h *harness) lastNotice() string {
-	h.t.Helper()
-	if len(h.notices) == 0 {
-		h.t.Fatal("no notice")
-	}
-	return h.notices[len(h.notices)-1].Text
+	harness := &harness{m: m, api: api}
+	harness.Driver = &cmdtest.Driver[Model]{T: t, Model: &harness.m, Update: Model.Update, Drop: isTick}
+	return harness
 }
 
 func (h *harness) view() string { return ansi.Strip(h.m.View()) }
@@ -208,15 +163,15 @@ func TestView(t *testing.T) {
 			setup func(h *harness)
 		}{
 			{"list", func(*harness) {}},
-			{"detail", func(h *harness) { h.press("enter") }}, // the first by id: discord:ops
-			{"add_form", func(h *harness) { h.press("a"); h.typeText("discord"); h.press("enter") }},
+			{"detail", func(h *harness) { h.Press("enter") }}, // the first by id: discord:ops
+			{"add_form", func(h *harness) { h.Press("a"); h.Type("discord"); h.Press("enter") }},
 			{"secret_form", func(h *harness) {
-				h.press("S")
-				h.typeText("discord-bot")
-				h.press("enter")
-				h.typeText("s3cr3t-token")
+				h.Press("S")
+				h.Type("discord-bot")
+				h.Press("enter")
+				h.Type("s3cr3t-token")
 			}},
-			{"remove_confirm", func(h *harness) { h.press("X") }},
+			{"remove_confirm", func(h *harness) { h.Press("X") }},
 			{"empty", func(h *harness) { h.m.SetList(&palyrav1.ListConnectorsReply{}) }},
 			{"unavailable", func(h *harness) { h.m.SetUnavailable("this palyrad runs no connectors") }},
 		}
@@ -232,7 +187,7 @@ func TestView(t *testing.T) {
 
 func TestViewFitsAnySize(t *testing.T) {
 	h := newHarness(t, 80, 24, false)
-	for _, mode := range []func(){func() {}, func() { h.press("enter") }} {
+	for _, mode := range []func(){func() {}, func() { h.Press("enter") }} {
 		mode()
 		for w := 1; w <= 120; w += 7 {
 			for ht := 1; ht <= 40; ht += 5 {
@@ -261,62 +216,62 @@ func TestTextFromOutsideIsCleaned(t *testing.T) {
 func TestVerbsCallPalyrad(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
 	// The list is by id: discord:ops (paused), echo:lab, echo:old (disabled).
-	h.press("p")
-	h.press("down", "p", "D", "R")
-	h.press("down", "e")
+	h.Press("p")
+	h.Press("down", "p", "D", "R")
+	h.Press("down", "e")
 	want := []string{"resume discord:ops", "pause echo:lab", "drain echo:lab", "restart echo:lab", "enable echo:old"}
 	if got := h.api.took(); !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
-	if got := h.lastNotice(); got != "enabled echo:old" {
+	if got := h.LastNotice().Text; got != "enabled echo:old" {
 		t.Fatalf("notice %q", got)
 	}
 }
 
 func TestTestSendUsesTheDefaultsOrWhatIsTyped(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
-	h.press("down", "t", "enter", "enter")
-	h.press("t")
-	h.typeText("room-2")
-	h.press("enter")
-	h.typeText("hi there")
-	h.press("enter")
+	h.Press("down", "t", "enter", "enter")
+	h.Press("t")
+	h.Type("room-2")
+	h.Press("enter")
+	h.Type("hi there")
+	h.Press("enter")
 	want := []string{`send echo:lab general "test message from palyra-tui"`, `send echo:lab room-2 "hi there"`}
 	if got := h.api.took(); !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
-	if got := h.lastNotice(); got != "queued 1 message(s) to room-2 on echo:lab" {
+	if got := h.LastNotice().Text; got != "queued 1 message(s) to room-2 on echo:lab" {
 		t.Fatalf("notice %q", got)
 	}
 }
 
 func TestAddFormIsBuiltFromTheKindsSettings(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
-	h.press("a")
-	h.press("enter") // no kind typed
-	if got := h.lastNotice(); !strings.Contains(got, "kind is required") {
+	h.Press("a")
+	h.Press("enter") // no kind typed
+	if got := h.LastNotice().Text; !strings.Contains(got, "kind is required") {
 		t.Fatalf("notice %q", got)
 	}
-	h.typeText("broken")
-	h.press("enter")
-	if got := h.lastNotice(); !strings.Contains(got, `no connector kind "broken"`) {
+	h.Type("broken")
+	h.Press("enter")
+	if got := h.LastNotice().Text; !strings.Contains(got, `no connector kind "broken"`) {
 		t.Fatalf("a kind whose plugin fails was offered: %q", got)
 	}
 	for range len("broken") {
-		h.press("backspace")
+		h.Press("backspace")
 	}
-	h.typeText("discord")
-	h.press("enter")
-	h.typeText("ops")
-	h.press("enter")
-	h.press("enter") // the token setting: its default secret name, discord-token
-	h.typeText("s3cr3t")
+	h.Type("discord")
+	h.Press("enter")
+	h.Type("ops")
+	h.Press("enter")
+	h.Press("enter") // the token setting: its default secret name, discord-token
+	h.Type("s3cr3t")
 	if v := h.view(); strings.Contains(v, "s3cr3t") {
 		t.Fatalf("a secret is shown while typed:\n%s", v)
 	}
-	h.press("enter")
-	h.typeText("123,456")
-	h.press("enter")
+	h.Press("enter")
+	h.Type("123,456")
+	h.Press("enter")
 	if got := h.api.took(); !slices.Equal(got, []string{"kinds", "secret discord-token", "add discord:ops"}) {
 		t.Fatalf("calls %q", got)
 	}
@@ -326,7 +281,7 @@ func TestAddFormIsBuiltFromTheKindsSettings(t *testing.T) {
 	if string(h.api.secrets["discord-token"]) != "s3cr3t" {
 		t.Fatalf("secrets %q", h.api.secrets)
 	}
-	if got := h.lastNotice(); got != "added discord:ops: ready" {
+	if got := h.LastNotice().Text; got != "added discord:ops: ready" {
 		t.Fatalf("notice %q", got)
 	}
 	if h.m.CapturesInput() {
@@ -336,9 +291,9 @@ func TestAddFormIsBuiltFromTheKindsSettings(t *testing.T) {
 
 func TestEscapeCancelsAForm(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
-	h.press("S")
-	h.typeText("name")
-	h.press("esc")
+	h.Press("S")
+	h.Type("name")
+	h.Press("esc")
 	if h.m.CapturesInput() || len(h.api.took()) != 0 {
 		t.Fatalf("form open %v, calls %q", h.m.CapturesInput(), h.api.took())
 	}
@@ -346,11 +301,11 @@ func TestEscapeCancelsAForm(t *testing.T) {
 
 func TestRemoveAsksFirst(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
-	h.press("X", "n")
+	h.Press("X", "n")
 	if len(h.api.took()) != 0 {
 		t.Fatalf("removed without a yes: %q", h.api.took())
 	}
-	h.press("X", "y")
+	h.Press("X", "y")
 	if got := h.api.took(); !slices.Equal(got, []string{"remove discord:ops"}) {
 		t.Fatalf("calls %q", got)
 	}
@@ -358,17 +313,17 @@ func TestRemoveAsksFirst(t *testing.T) {
 
 func TestDeadLettersReplayAndDiscard(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
-	h.press("enter")
+	h.Press("enter")
 	if v := h.view(); !strings.Contains(v, "#7") || !strings.Contains(v, "#9") || !strings.Contains(v, "token refused") {
 		t.Fatalf("detail:\n%s", v)
 	}
-	h.press("r", "down", "x")
+	h.Press("r", "down", "x")
 	want := []string{"events discord:ops 20", "dead discord:ops 20", "replay discord:ops 7", "events discord:ops 20", "dead discord:ops 20",
 		"discard discord:ops 9", "events discord:ops 20", "dead discord:ops 20"}
 	if got := h.api.took(); !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
-	if got := h.lastNotice(); got != "discarded dead letter 9 of discord:ops" {
+	if got := h.LastNotice().Text; got != "discarded dead letter 9 of discord:ops" {
 		t.Fatalf("notice %q", got)
 	}
 }
@@ -376,8 +331,8 @@ func TestDeadLettersReplayAndDiscard(t *testing.T) {
 func TestAFailedCallSaysWhy(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
 	h.api.fail = errors.New("connector echo:lab is removed")
-	h.press("down", "D")
-	if got := h.lastNotice(); !strings.Contains(got, "drain echo:lab:") || !strings.Contains(got, "is removed") {
+	h.Press("down", "D")
+	if got := h.LastNotice().Text; !strings.Contains(got, "drain echo:lab:") || !strings.Contains(got, "is removed") {
 		t.Fatalf("notice %q", got)
 	}
 }
@@ -387,11 +342,11 @@ func TestReadOnlyTokenSeesEverythingButChangesNothing(t *testing.T) {
 	if v := h.view(); !strings.Contains(v, "discord:ops") || strings.Contains(v, "Press a") {
 		t.Fatalf("list:\n%s", v)
 	}
-	h.press("a", "p", "D", "t", "X", "S", "enter", "r")
+	h.Press("a", "p", "D", "t", "X", "S", "enter", "r")
 	if got := h.api.took(); !slices.Equal(got, []string{"events discord:ops 20", "dead discord:ops 20"}) {
 		t.Fatalf("a read-only token called %q", got)
 	}
-	if got := h.lastNotice(); !strings.Contains(got, "lacks channels.operate") {
+	if got := h.LastNotice().Text; !strings.Contains(got, "lacks channels.operate") {
 		t.Fatalf("notice %q", got)
 	}
 	for _, b := range h.m.ShortHelp() {
@@ -403,14 +358,14 @@ func TestReadOnlyTokenSeesEverythingButChangesNothing(t *testing.T) {
 
 func TestSelectionFollowsTheConnectorAcrossLists(t *testing.T) {
 	h := newHarness(t, 120, 40, false)
-	h.press("down") // echo:lab
+	h.Press("down") // echo:lab
 	r := list()
 	r.Connectors = slices.DeleteFunc(r.Connectors, func(c *palyrav1.Connector) bool { return c.GetId() == "discord:ops" })
 	h.m.SetList(r)
 	if h.m.Selected() != "echo:lab" {
 		t.Fatalf("selected %q", h.m.Selected())
 	}
-	h.press("enter")
+	h.Press("enter")
 	h.m.SetList(&palyrav1.ListConnectorsReply{})
 	if h.m.Selected() != "" || !strings.Contains(h.view(), "No connectors yet") {
 		t.Fatalf("after removal: %q\n%s", h.m.Selected(), h.view())
@@ -429,3 +384,6 @@ func TestSummaryForTheCockpit(t *testing.T) {
 		t.Fatal("a lost gateway kept the list")
 	}
 }
+
+// isTick is the pane's own clock, which the tests drive on their own.
+func isTick(msg tea.Msg) bool { _, ok := msg.(TickMsg); return ok }

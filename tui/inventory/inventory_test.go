@@ -94,11 +94,10 @@ func qrReply() *palyrav1.MintCodeReply {
 
 // harness is the pane connected to an in-memory palyrad, with a fixed clock.
 type harness struct {
-	t       *testing.T
-	m       Model
-	srv     *admintest.Server
-	clock   *cmdtest.Immediate
-	notices []status.Msg
+	*cmdtest.Driver[Model]
+	m     Model
+	srv   *admintest.Server
+	clock *cmdtest.Immediate
 }
 
 func newHarness(t *testing.T, w, h int, token string) *harness {
@@ -116,54 +115,9 @@ func newHarness(t *testing.T, w, h int, token string) *harness {
 	m.SetGateway(conn)
 	m.SetInstances([]supervisor.ServiceStatus{{Name: "daemon", State: supervisor.StateRunning}, {Name: "browserd", State: supervisor.StateBackoff}})
 	m.Apply(&palyrav1.InventoryEvent{Kind: "snapshot", Devices: devices(), Summary: summary()})
-	return &harness{t: t, m: m, srv: srv, clock: clock}
-}
-
-// press sends each key and runs what it asks for, feeding the pane's own messages back the
-// way the program would and keeping the notices.
-func (h *harness) press(names ...string) {
-	h.t.Helper()
-	for _, n := range names {
-		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(cmdtest.Key(n))
-		h.run(cmd)
-	}
-}
-
-func (h *harness) typeText(s string) {
-	h.t.Helper()
-	for _, r := range s {
-		var cmd tea.Cmd
-		h.m, cmd = h.m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
-		h.run(cmd)
-	}
-}
-
-func (h *harness) run(cmd tea.Cmd) {
-	h.t.Helper()
-	queue := cmdtest.Run(h.t, cmd)
-	for len(queue) > 0 {
-		msg := queue[0]
-		queue = queue[1:]
-		switch msg := msg.(type) {
-		case status.Msg:
-			h.notices = append(h.notices, msg)
-			continue
-		case TickMsg:
-			continue // the clock is tested on its own
-		}
-		var next tea.Cmd
-		h.m, next = h.m.Update(msg)
-		queue = append(queue, cmdtest.Run(h.t, next)...)
-	}
-}
-
-func (h *harness) lastNotice() status.Msg {
-	h.t.Helper()
-	if len(h.notices) == 0 {
-		h.t.Fatal("no notice")
-	}
-	return h.notices[len(h.notices)-1]
+	harness := &harness{m: m, srv: srv, clock: clock}
+	harness.Driver = &cmdtest.Driver[Model]{T: t, Model: &harness.m, Update: Model.Update, Drop: isTick}
+	return harness
 }
 
 func (h *harness) view() string { return ansi.Strip(h.m.View()) }
@@ -178,36 +132,36 @@ func TestView(t *testing.T) {
 	}{
 		{"list", admintest.AdminToken, func(h *harness) {}},
 		{"list_read_only", admintest.ReadOnlyToken, func(h *harness) {}},
-		{"sorted_by_presence_reversed", admintest.AdminToken, func(h *harness) { h.press("s", "S") }},
-		{"filter", admintest.AdminToken, func(h *harness) { h.press("/"); h.typeText("linux/a"); h.press("enter") }},
-		{"filter_typing", admintest.AdminToken, func(h *harness) { h.press("/"); h.typeText("kit") }},
-		{"filter_no_match", admintest.AdminToken, func(h *harness) { h.press("/"); h.typeText("zzz"); h.press("enter") }},
-		{"detail", admintest.AdminToken, func(h *harness) { h.press("j", "enter", "j", "j", "j") }},
-		{"detail_not_found", admintest.AdminToken, func(h *harness) { h.press("enter") }},
-		{"detail_revoked", admintest.AdminToken, func(h *harness) { h.press("j", "j", "enter") }},
-		{"revoke_reason", admintest.AdminToken, func(h *harness) { h.press("x") }},
-		{"revoke_confirm", admintest.AdminToken, func(h *harness) { h.press("x"); h.typeText("stolen"); h.press("enter") }},
-		{"remove_confirm", admintest.AdminToken, func(h *harness) { h.press("enter", "D") }},
-		{"invoke_capability", admintest.AdminToken, func(h *harness) { h.press("i"); h.typeText("sys") }},
+		{"sorted_by_presence_reversed", admintest.AdminToken, func(h *harness) { h.Press("s", "S") }},
+		{"filter", admintest.AdminToken, func(h *harness) { h.Press("/"); h.Type("linux/a"); h.Press("enter") }},
+		{"filter_typing", admintest.AdminToken, func(h *harness) { h.Press("/"); h.Type("kit") }},
+		{"filter_no_match", admintest.AdminToken, func(h *harness) { h.Press("/"); h.Type("zzz"); h.Press("enter") }},
+		{"detail", admintest.AdminToken, func(h *harness) { h.Press("j", "enter", "j", "j", "j") }},
+		{"detail_not_found", admintest.AdminToken, func(h *harness) { h.Press("enter") }},
+		{"detail_revoked", admintest.AdminToken, func(h *harness) { h.Press("j", "j", "enter") }},
+		{"revoke_reason", admintest.AdminToken, func(h *harness) { h.Press("x") }},
+		{"revoke_confirm", admintest.AdminToken, func(h *harness) { h.Press("x"); h.Type("stolen"); h.Press("enter") }},
+		{"remove_confirm", admintest.AdminToken, func(h *harness) { h.Press("enter", "D") }},
+		{"invoke_capability", admintest.AdminToken, func(h *harness) { h.Press("i"); h.Type("sys") }},
 		{"invoke_result", admintest.AdminToken, func(h *harness) {
 			h.srv.SetCall(&palyrav1.CapabilityCall{
 				Id: "call-42", DeviceId: "dev-7f3a9c", Capability: "system.health", State: "succeeded", Requester: "admin",
 				CreatedUnixMs: ms(t0), UpdatedUnixMs: ms(t0.Add(12 * time.Millisecond)), InputSummary: "{}",
 				Output: []byte(`{"ok":true,"load":[0.12,0.3,0.25],"disk":{"free_gib":41,"note":"\u001b[31mred\u001b[0m"}}`),
 			})
-			h.press("i", "enter", "enter")
+			h.Press("i", "enter", "enter")
 		}},
 		{"invoke_failed", admintest.AdminToken, func(h *harness) {
 			h.srv.SetCall(&palyrav1.CapabilityCall{Id: "call-43", Capability: "desktop.open_url", State: "timed_out",
 				Error: "the node did not answer within 30s", CreatedUnixMs: ms(t0), UpdatedUnixMs: ms(t0.Add(30 * time.Second))})
-			h.press("i")
-			h.typeText("desktop.open_url")
-			h.press("enter")
-			h.typeText(`{"url":"https://example.org"}`)
-			h.press("enter")
+			h.Press("i")
+			h.Type("desktop.open_url")
+			h.Press("enter")
+			h.Type(`{"url":"https://example.org"}`)
+			h.Press("enter")
 		}},
-		{"pairing_pin", admintest.AdminToken, func(h *harness) { h.press("p") }},
-		{"pairing_qr", admintest.AdminToken, func(h *harness) { h.srv.SetMint(qrReply()); h.press("P") }},
+		{"pairing_pin", admintest.AdminToken, func(h *harness) { h.Press("p") }},
+		{"pairing_qr", admintest.AdminToken, func(h *harness) { h.srv.SetMint(qrReply()); h.Press("P") }},
 		{"disconnected", admintest.AdminToken, func(h *harness) {
 			h.m.SetGateway(gateway.Conn{Problem: "gateway unreachable: connection refused"})
 		}},
@@ -232,7 +186,7 @@ func TestViewFitsAnySize(t *testing.T) {
 			t.Run(fmt.Sprintf("%dx%d_%v", s.w, s.h, keys), func(t *testing.T) {
 				h := newHarness(t, 80, 24, admintest.AdminToken)
 				h.m.SetSize(s.w, s.h)
-				h.press(keys...)
+				h.Press(keys...)
 				lines := strings.Split(h.m.View(), "\n")
 				if len(lines) != s.h {
 					t.Errorf("%d lines, want %d", len(lines), s.h)
@@ -271,7 +225,7 @@ func TestSortCyclesAndReverses(t *testing.T) {
 		{[]string{"s"}, "build-box laptop-7 old-mac pi-kitchen"},      // back to name
 	}
 	for i, s := range steps {
-		h.press(s.keys...)
+		h.Press(s.keys...)
 		if got := strings.Join(rowNames(h.m), " "); got != s.want {
 			t.Fatalf("step %d (%v, sorted by %s): %s, want %s", i, s.keys, sortNames[h.m.table.sortBy], got, s.want)
 		}
@@ -280,7 +234,7 @@ func TestSortCyclesAndReverses(t *testing.T) {
 
 func TestSelectionFollowsTheDevice(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("j") // laptop-7
+	h.Press("j") // laptop-7
 	if h.m.Selected() != "dev-7f3a9c" {
 		t.Fatalf("selected %q", h.m.Selected())
 	}
@@ -311,15 +265,15 @@ func TestSelectionFollowsTheDevice(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("/")
+	h.Press("/")
 	if !h.m.CapturesInput() {
 		t.Fatal("the filter does not capture input")
 	}
-	h.typeText("ARM64")
+	h.Type("ARM64")
 	if got := strings.Join(rowNames(h.m), " "); got != "old-mac pi-kitchen" {
 		t.Fatalf("while typing: %s", got)
 	}
-	h.press("enter")
+	h.Press("enter")
 	if h.m.CapturesInput() || h.m.Len() != 2 {
 		t.Fatalf("after enter: captures %v, %d rows", h.m.CapturesInput(), h.m.Len())
 	}
@@ -330,17 +284,17 @@ func TestFilter(t *testing.T) {
 	if got := strings.Join(rowNames(h.m), " "); got != "old-mac" {
 		t.Fatalf("after the change: %s", got)
 	}
-	h.press("esc")
+	h.Press("esc")
 	if h.m.Len() != 4 {
 		t.Fatalf("esc left %d rows", h.m.Len())
 	}
 	// Ids match too.
-	h.press("/")
-	h.typeText("dev-2b")
+	h.Press("/")
+	h.Type("dev-2b")
 	if got := strings.Join(rowNames(h.m), " "); got != "pi-kitchen" {
 		t.Fatalf("by id: %s", got)
 	}
-	h.press("esc")
+	h.Press("esc")
 	if h.m.Len() != 4 || h.m.CapturesInput() {
 		t.Fatalf("esc while typing left %d rows", h.m.Len())
 	}
@@ -356,19 +310,19 @@ func TestRevoke(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, 80, 24, admintest.AdminToken)
-			h.press("j", "x")
-			h.typeText(c.reason)
-			h.press("enter")
+			h.Press("j", "x")
+			h.Type(c.reason)
+			h.Press("enter")
 			if len(h.srv.Requests()) != 0 {
 				t.Fatal("revoked before the confirmation")
 			}
-			h.press("y")
+			h.Press("y")
 			reqs := h.srv.Requests()
 			want := &palyrav1.RevokeRequest{DeviceId: "dev-7f3a9c", Reason: c.want}
 			if len(reqs) != 1 || !proto.Equal(reqs[0], want) {
 				t.Fatalf("requests = %v, want %v", reqs, want)
 			}
-			if n := h.lastNotice(); n.Kind != status.KindInfo || n.Text != "revoked laptop-7: its node is refused from now on" {
+			if n := h.LastNotice(); n.Kind != status.KindInfo || n.Text != "revoked laptop-7: its node is refused from now on" {
 				t.Fatalf("notice = %+v", n)
 			}
 			if d := h.m.table.byID["dev-7f3a9c"].dev; d.GetTrust() != "revoked" {
@@ -381,7 +335,7 @@ func TestRevoke(t *testing.T) {
 func TestRevokeCancelled(t *testing.T) {
 	for _, keys := range [][]string{{"x", "esc"}, {"x", "enter", "n"}, {"x", "enter", "esc"}} {
 		h := newHarness(t, 80, 24, admintest.AdminToken)
-		h.press(keys...)
+		h.Press(keys...)
 		if h.m.CapturesInput() || h.m.mode != modeList {
 			t.Fatalf("%v: still in mode %d", keys, h.m.mode)
 		}
@@ -393,15 +347,15 @@ func TestRevokeCancelled(t *testing.T) {
 
 func TestRevokedDeviceIsNotRevokedAgain(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("j", "j", "x")
-	if h.m.mode != modeList || h.lastNotice().Text != "old-mac is already revoked" {
-		t.Fatalf("mode %d, notices %v", h.m.mode, h.notices)
+	h.Press("j", "j", "x")
+	if h.m.mode != modeList || h.LastNotice().Text != "old-mac is already revoked" {
+		t.Fatalf("mode %d, notices %v", h.m.mode, h.Notices)
 	}
 }
 
 func TestRemoveFromDetail(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("j", "j", "enter", "D", "y")
+	h.Press("j", "j", "enter", "D", "y")
 	reqs := h.srv.Requests()
 	if !proto.Equal(reqs[len(reqs)-1], &palyrav1.RemoveRequest{DeviceId: "dev-0a1b2c"}) {
 		t.Fatalf("requests = %v", reqs)
@@ -414,20 +368,20 @@ func TestRemoveFromDetail(t *testing.T) {
 func TestInvoke(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.srv.SetCall(&palyrav1.CapabilityCall{Id: "call-9", State: "succeeded", Output: []byte(`{"uptime_s":42}`)})
-	h.press("j", "i")
-	h.typeText("system.id")
-	h.press("tab") // completes from the device's capabilities
+	h.Press("j", "i")
+	h.Type("system.id")
+	h.Press("tab") // completes from the device's capabilities
 	if got := h.m.prompt.Value(); got != "system.identity" {
 		t.Fatalf("tab completed to %q", got)
 	}
-	h.press("enter")
-	h.typeText(`{"verbose": true`)
-	h.press("enter")
-	if n := h.lastNotice(); n.Kind != status.KindError || !strings.Contains(n.Text, "not valid JSON") || h.m.mode != modeArguments {
+	h.Press("enter")
+	h.Type(`{"verbose": true`)
+	h.Press("enter")
+	if n := h.LastNotice(); n.Kind != status.KindError || !strings.Contains(n.Text, "not valid JSON") || h.m.mode != modeArguments {
 		t.Fatalf("invalid JSON: notice %+v, mode %d", n, h.m.mode)
 	}
-	h.typeText("}")
-	h.press("enter")
+	h.Type("}")
+	h.Press("enter")
 	reqs := h.srv.Requests()
 	want := &palyrav1.InvokeRequest{DeviceId: "dev-7f3a9c", Capability: "system.identity", Input: []byte(`{"verbose": true}`)}
 	if !proto.Equal(reqs[len(reqs)-1], want) {
@@ -436,7 +390,7 @@ func TestInvoke(t *testing.T) {
 	if v := h.view(); !strings.Contains(v, `"uptime_s": 42`) || !strings.Contains(v, "succeeded") {
 		t.Fatalf("result view:\n%s", v)
 	}
-	h.press("esc")
+	h.Press("esc")
 	if h.m.mode != modeList {
 		t.Fatalf("esc left mode %d", h.m.mode)
 	}
@@ -445,7 +399,7 @@ func TestInvoke(t *testing.T) {
 func TestInvokeDefaults(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.srv.SetCall(&palyrav1.CapabilityCall{State: "succeeded"})
-	h.press("i", "enter", "enter")
+	h.Press("i", "enter", "enter")
 	reqs := h.srv.Requests()
 	want := &palyrav1.InvokeRequest{DeviceId: "dev-c4d5e6", Capability: DefaultCapability, Input: []byte("{}")}
 	if !proto.Equal(reqs[len(reqs)-1], want) {
@@ -456,25 +410,25 @@ func TestInvokeDefaults(t *testing.T) {
 func TestResultOfAnAbandonedCallIsANotice(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.srv.SetCall(&palyrav1.CapabilityCall{State: "succeeded"})
-	h.press("i", "enter")
+	h.Press("i", "enter")
 	var cmd tea.Cmd
 	h.m, cmd = h.m.Update(cmdtest.Key("enter"))
 	h.m, _ = h.m.Update(cmdtest.Key("esc")) // leave before the result arrives
-	h.run(cmd)
-	if n := h.lastNotice(); n.Text != "system.health on build-box: succeeded" {
+	h.Run(cmd)
+	if n := h.LastNotice(); n.Text != "system.health on build-box: succeeded" {
 		t.Fatalf("notice = %+v", n)
 	}
 }
 
 func TestToggleCapability(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("j", "enter", "j", "j", "j", "c") // desktop.open_url, unavailable
+	h.Press("j", "enter", "j", "j", "j", "c") // desktop.open_url, unavailable
 	reqs := h.srv.Requests()
 	want := &palyrav1.SetCapabilityAvailabilityRequest{DeviceId: "dev-7f3a9c", Capability: "desktop.open_url", Available: true}
 	if !slices.ContainsFunc(reqs, func(m proto.Message) bool { return proto.Equal(m, want) }) {
 		t.Fatalf("requests = %v", reqs)
 	}
-	if n := h.lastNotice(); n.Text != "switched on desktop.open_url on laptop-7" {
+	if n := h.LastNotice(); n.Text != "switched on desktop.open_url on laptop-7" {
 		t.Fatalf("notice = %+v", n)
 	}
 	if caps := h.m.table.byID["dev-7f3a9c"].dev.GetCapabilities(); !caps[3].GetAvailable() {
@@ -489,7 +443,7 @@ func TestMint(t *testing.T) {
 	}{{"p", "pin", pinReply()}, {"P", "qr", qrReply()}} {
 		h := newHarness(t, 160, 48, admintest.AdminToken)
 		h.srv.SetMint(c.reply)
-		h.press(c.key)
+		h.Press(c.key)
 		reqs := h.srv.Requests()
 		if len(reqs) != 1 || !proto.Equal(reqs[0], &palyrav1.MintCodeRequest{Method: c.method}) {
 			t.Fatalf("%s: requests = %v", c.key, reqs)
@@ -500,11 +454,11 @@ func TestMint(t *testing.T) {
 				t.Fatalf("%s: the overlay lacks %q:\n%s", c.key, want, v)
 			}
 		}
-		h.press(c.key) // a new code over the old one
+		h.Press(c.key) // a new code over the old one
 		if n := len(h.srv.Requests()); n != 2 || h.m.mode != modePairing {
 			t.Fatalf("%s again: %d requests, mode %d", c.key, n, h.m.mode)
 		}
-		h.press("esc")
+		h.Press("esc")
 		if h.m.mode != modeList {
 			t.Fatalf("esc left mode %d", h.m.mode)
 		}
@@ -513,7 +467,7 @@ func TestMint(t *testing.T) {
 
 func TestPairingCountdownTicks(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("p")
+	h.Press("p")
 	tick := h.m.Focus()
 	h.clock.At = t0.Add(9*time.Minute + 58*time.Second + 500*time.Millisecond)
 	msgs := cmdtest.Run(t, tick)
@@ -542,14 +496,14 @@ func TestPairingCountdownTicks(t *testing.T) {
 func TestReadOnlyTokenIsRefusedAndSeesNoVerbs(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.ReadOnlyToken)
 	for _, k := range []string{"x", "D", "i", "p", "P"} {
-		h.press(k)
-		n := h.lastNotice()
+		h.Press(k)
+		n := h.LastNotice()
 		if n.Kind != status.KindError || !strings.Contains(n.Text, "lacks trust.operate") || h.m.mode != modeList {
 			t.Fatalf("%s: notice %+v mode %d", k, n, h.m.mode)
 		}
 	}
-	h.press("enter", "c")
-	if n := h.lastNotice(); !strings.Contains(n.Text, "cannot switch capabilities") {
+	h.Press("enter", "c")
+	if n := h.LastNotice(); !strings.Contains(n.Text, "cannot switch capabilities") {
 		t.Fatalf("c: notice %+v", n)
 	}
 	if len(h.srv.Requests()) != 1 { // only GetDevice
@@ -568,8 +522,8 @@ func TestReadOnlyTokenIsRefusedAndSeesNoVerbs(t *testing.T) {
 func TestVerbsWhileDisconnected(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.m.SetGateway(gateway.Conn{Problem: "token refused: unknown token"})
-	h.press("p")
-	if n := h.lastNotice(); n.Text != "not connected to palyrad: token refused: unknown token" {
+	h.Press("p")
+	if n := h.LastNotice(); n.Text != "not connected to palyrad: token refused: unknown token" {
 		t.Fatalf("notice = %+v", n)
 	}
 }
@@ -584,9 +538,9 @@ func TestHostileText(t *testing.T) {
 	detail.RecentCalls[0].InputSummary = "\x1b[1mbold"
 	h.srv.SetDevices([]*palyrav1.Device{d}, detail)
 	views := []string{h.m.View()}
-	h.press("/")
-	h.typeText("evil")
-	h.press("enter", "enter")
+	h.Press("/")
+	h.Type("evil")
+	h.Press("enter", "enter")
 	views = append(views, h.m.View())
 	for _, v := range views {
 		if strings.Contains(v, "\x1b]0;") || strings.Contains(v, "\x1b[2J") || strings.Contains(v, "\x1b[31m") || strings.Contains(v, "\x1b[1mbold") {
@@ -629,17 +583,20 @@ func TestVerbsWithoutADeviceSaySo(t *testing.T) {
 	h := newHarness(t, 80, 24, admintest.AdminToken)
 	h.m.Apply(&palyrav1.InventoryEvent{Kind: "snapshot", Summary: &palyrav1.InventorySummary{}})
 	for _, k := range []string{"i", "x", "D"} {
-		h.notices = nil
-		h.press(k)
-		if h.m.mode != modeList || h.lastNotice().Text != "no device selected: pair one with p" {
-			t.Errorf("%s with no devices: mode %d, notices %v", k, h.m.mode, h.notices)
+		h.Notices = nil
+		h.Press(k)
+		if h.m.mode != modeList || h.LastNotice().Text != "no device selected: pair one with p" {
+			t.Errorf("%s with no devices: mode %d, notices %v", k, h.m.mode, h.Notices)
 		}
 	}
 	h = newHarness(t, 80, 24, admintest.AdminToken)
-	h.press("/")
-	h.typeText("zzz")
-	h.press("enter", "i")
-	if h.lastNotice().Text != "no device selected" {
-		t.Errorf("i with every device filtered out: %v", h.notices)
+	h.Press("/")
+	h.Type("zzz")
+	h.Press("enter", "i")
+	if h.LastNotice().Text != "no device selected" {
+		t.Errorf("i with every device filtered out: %v", h.Notices)
 	}
 }
+
+// isTick is the pane's own clock, which the tests drive on their own.
+func isTick(msg tea.Msg) bool { _, ok := msg.(TickMsg); return ok }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/palyra/palyra/tui/status"
 )
 
 // deadline guards against a command that blocks, e.g. on a stream with nothing to read.
@@ -137,4 +139,68 @@ func Key(k string) tea.KeyPressMsg {
 		return msg
 	}
 	return tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
+}
+
+// Driver runs a pane the way the program does: keys pressed or typed go to Update, the
+// messages its commands return are fed back, and status notices are kept instead.
+type Driver[M any] struct {
+	T      *testing.T
+	Model  *M
+	Update func(M, tea.Msg) (M, tea.Cmd)
+	// Drop reports the messages not fed back, such as a pane's own clock ticks (tested on
+	// their own); nil drops none.
+	Drop    func(tea.Msg) bool
+	Notices []status.Msg
+}
+
+// Press sends each named key (see Key) and runs what it asks for.
+func (d *Driver[M]) Press(names ...string) {
+	d.T.Helper()
+	for _, n := range names {
+		d.send(Key(n))
+	}
+}
+
+// Type sends each rune of s as a key press.
+func (d *Driver[M]) Type(s string) {
+	d.T.Helper()
+	for _, r := range s {
+		d.send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
+
+func (d *Driver[M]) send(msg tea.Msg) {
+	d.T.Helper()
+	var cmd tea.Cmd
+	*d.Model, cmd = d.Update(*d.Model, msg)
+	d.Run(cmd)
+}
+
+// Run runs cmd and feeds its messages, and those of the commands they lead to, back.
+func (d *Driver[M]) Run(cmd tea.Cmd) {
+	d.T.Helper()
+	queue := Run(d.T, cmd)
+	for len(queue) > 0 {
+		msg := queue[0]
+		queue = queue[1:]
+		if n, ok := msg.(status.Msg); ok {
+			d.Notices = append(d.Notices, n)
+			continue
+		}
+		if d.Drop != nil && d.Drop(msg) {
+			continue
+		}
+		var next tea.Cmd
+		*d.Model, next = d.Update(*d.Model, msg)
+		queue = append(queue, Run(d.T, next)...)
+	}
+}
+
+// LastNotice is the newest notice, failing the test when there is none.
+func (d *Driver[M]) LastNotice() status.Msg {
+	d.T.Helper()
+	if len(d.Notices) == 0 {
+		d.T.Fatal("no notice")
+	}
+	return d.Notices[len(d.Notices)-1]
 }
