@@ -3,11 +3,9 @@ package discord_test
 import (
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/palyra/palyra/connectors"
 	"github.com/palyra/palyra/connectors/conformance"
 	"github.com/palyra/palyra/connectors/host"
 	"github.com/palyra/palyra/connectors/platform"
@@ -48,54 +46,7 @@ func TestConformanceThroughAPluginProcess(t *testing.T) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	conformance.Run(t, discordtest.Harness(newestReader(ctx, p), s))
-}
-
-// newestReader hands the plugin's events only to the newest Events caller. platform.Add can
-// start its event reader under context.Background() when it runs before Platform.Run has
-// recorded its context (as conformance's setUp does), so a platform of an earlier scenario
-// keeps reading the plugin's one channel and takes events meant for the next.
-func newestReader(ctx context.Context, plug platform.Plugin) platform.Plugin {
-	return &newest{Plugin: plug, ctx: ctx}
-}
-
-type newest struct {
-	platform.Plugin
-	ctx  context.Context
-	once sync.Once
-	mu   sync.Mutex
-	out  chan connectors.Event
-}
-
-func (n *newest) Events(ctx context.Context) (<-chan connectors.Event, error) {
-	src, err := n.Plugin.Events(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan connectors.Event, 512)
-	n.mu.Lock()
-	n.out = out
-	n.mu.Unlock()
-	n.once.Do(func() {
-		go func() {
-			for {
-				select {
-				case <-n.ctx.Done():
-					return
-				case e := <-src:
-					n.mu.Lock()
-					to := n.out
-					n.mu.Unlock()
-					select {
-					case to <- e:
-					case <-n.ctx.Done():
-						return
-					}
-				}
-			}
-		}()
-	})
-	return out, nil
+	conformance.Run(t, discordtest.Harness(p, s))
 }
 
 func stopAll(p *discord.Provider) {
