@@ -71,7 +71,8 @@ type fixture struct {
 	nodes  *testNodes
 }
 
-func newServer(t testing.TB) *fixture {
+// newServer serves the API over a fresh daemon.db; opts add to its Config.
+func newServer(t testing.TB, opts ...func(*Config)) *fixture {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), store.FileName))
 	if err != nil {
@@ -85,10 +86,14 @@ func newServer(t testing.TB) *fixture {
 	go engine.Run(ctx)
 
 	f := &fixture{store: st, access: access.New(adminToken, st), nodes: &testNodes{}}
-	api := New(Config{
+	cfg := Config{
 		Access: f.access, Approvals: engine, Pairing: pairing.New(st, log), Nodes: f.nodes, Store: st,
 		NodeAddr: "192.0.2.10:7444", CAFingerprint: strings.Repeat("ab", 32), Logger: log,
-	})
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	api := New(cfg)
 	srv := newGRPC(api)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
