@@ -35,8 +35,9 @@ import (
 	"github.com/palyra/palyra/connectors"
 )
 
-// The files of a store's directory.
+// The store's directory in palyrad's state directory, and the files in it.
 const (
+	DirName    = "secrets"
 	KeyFile    = "secrets.key"
 	SealedFile = "secrets.sealed"
 )
