@@ -68,17 +68,23 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 // CheckName says why name cannot name a secret, or nil.
 func CheckName(name string) error {
 	if !namePattern.MatchString(name) {
-		return fmt.Errorf("%w: secret name %q: want 1 to 64 of a-z 0-9 _ . - starting with a letter or digit", ErrInvalid, name)
+		return invalidError(fmt.Sprintf("secret name %q: want 1 to 64 of a-z 0-9 _ . - starting with a letter or digit", name))
 	}
 	return nil
 }
 
 func checkValue(value []byte) error {
 	if len(value) == 0 || len(value) > MaxValueBytes {
-		return fmt.Errorf("%w: a secret's value is 1 byte to %d KiB, not %d bytes", ErrInvalid, MaxValueBytes>>10, len(value))
+		return invalidError(fmt.Sprintf("a secret's value is 1 byte to %d KiB, not %d bytes", MaxValueBytes>>10, len(value)))
 	}
 	return nil
 }
+
+// invalidError is bad input, said as what is wanted; it is ErrInvalid.
+type invalidError string
+
+func (e invalidError) Error() string      { return string(e) }
+func (invalidError) Is(target error) bool { return target == ErrInvalid }
 
 // Info is what may be shown of a secret.
 type Info struct {
