@@ -20,14 +20,14 @@ import (
 // secretJSON is the documented shape of one entry of `secrets list --json` (an array):
 //
 //	{"name": "discord-ops", "fingerprint": "sha256:3f9a0c21b7de", "size": 72,
-//	 "updated_at": "2026-03-01T12:00:00.123Z"}
+//	 "updated_unix_ms": …}
 //
-// Values are never listed; the fingerprint tells them apart.
+// size is in bytes. Values are never listed; the fingerprint tells them apart.
 type secretJSON struct {
-	Name        string    `json:"name"`
-	Fingerprint string    `json:"fingerprint"`
-	Size        int32     `json:"size"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name          string `json:"name"`
+	Fingerprint   string `json:"fingerprint"`
+	Size          int32  `json:"size"`
+	UpdatedUnixMs int64  `json:"updated_unix_ms"`
 }
 
 func newSecretsCmd(g *globals) *cobra.Command {
@@ -126,7 +126,7 @@ func newSecretsListCmd(g *globals) *cobra.Command {
 				list := make([]secretJSON, 0, len(reply.GetSecrets()))
 				for _, s := range reply.GetSecrets() {
 					list = append(list, secretJSON{Name: s.GetName(), Fingerprint: s.GetFingerprint(), Size: s.GetBytes(),
-						UpdatedAt: fromUnixMs(s.GetUpdatedUnixMs()).UTC()})
+						UpdatedUnixMs: s.GetUpdatedUnixMs()})
 				}
 				return writeJSON(cmd.OutOrStdout(), list)
 			}

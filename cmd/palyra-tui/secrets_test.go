@@ -156,8 +156,8 @@ func TestSecretsList(t *testing.T) {
 	o := f.run(t, "secrets", "list", "--json")
 	o.expect(t, exitOK)
 	sameJSON(t, o.stdout, `[
-		{"name":"discord-ops","fingerprint":"sha256:3f9a0c21b7de","size":72,"updated_at":"2026-09-21T14:13:20.123Z"},
-		{"name":"spare","fingerprint":"sha256:000000000001","size":1,"updated_at":"2026-05-28T20:26:40Z"}]`)
+		{"name":"discord-ops","fingerprint":"sha256:3f9a0c21b7de","size":72,"updated_unix_ms":1790000000123},
+		{"name":"spare","fingerprint":"sha256:000000000001","size":1,"updated_unix_ms":1780000000000}]`)
 
 	o = f.runOn(t, newTerminal(t, narrowest), "secrets", "list")
 	o.expect(t, exitOK)
