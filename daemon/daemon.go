@@ -26,6 +26,7 @@ import (
 	"github.com/palyra/palyra/daemon/nodes"
 	"github.com/palyra/palyra/daemon/pairing"
 	"github.com/palyra/palyra/daemon/pki"
+	"github.com/palyra/palyra/daemon/secrets"
 	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/grpcserve"
@@ -51,10 +52,12 @@ type Config struct {
 	// node listener's own address.
 	NodeAdvertise string
 	// Connectors is connectors.db, opened by the caller, and Plugins the connector kinds
-	// palyrad can run, by kind. Credentials reads an instance's secrets.
+	// palyrad can run, by kind. Credentials reads an instance's secrets from Secrets, the
+	// store the admin API sets them in.
 	Connectors  *outbox.Store
 	Plugins     map[string]platform.Plugin
 	Credentials func(outbox.Instance, connectors.Description) (map[string][]byte, error)
+	Secrets     *secrets.Store
 	Logger      *slog.Logger
 }
 
@@ -94,7 +97,7 @@ func New(cfg Config) (*Daemon, error) {
 	api := adminapi.New(adminapi.Config{
 		Access: access.New(cfg.AdminToken, cfg.Store), Approvals: engine, Pairing: codes, Nodes: runtime,
 		Store: cfg.Store, NodeAddr: advertise, CAFingerprint: pki.Fingerprint(ca.CertDER()),
-		Platform: channels, Governor: governor, Logger: cfg.Logger.With("subsystem", "admin"),
+		Platform: channels, Governor: governor, Secrets: cfg.Secrets, Logger: cfg.Logger.With("subsystem", "admin"),
 	})
 	opts := api.ServerOptions()
 	if cfg.AdminTLS {

@@ -132,6 +132,7 @@ func newRootCmd() *cobra.Command {
 		newTokensCmd(g),
 		newAuditCmd(g),
 		newChannelsCmd(g),
+		newSecretsCmd(g),
 	)
 	for _, c := range root.Commands() {
 		c.SilenceUsage = true

@@ -17,8 +17,9 @@ const narrowest = 80
 // terminal is a real pseudo-terminal cols wide: what the CLI writes to out reaches its
 // master side as it would reach an operator's screen.
 type terminal struct {
-	out  *os.File
-	read chan []byte
+	out    *os.File
+	master *os.File // what is written here is typed at the terminal
+	read   chan []byte
 }
 
 func newTerminal(t *testing.T, cols uint16) *terminal {
@@ -52,7 +53,7 @@ func newTerminal(t *testing.T, cols uint16) *terminal {
 	if err := unix.IoctlSetTermios(int(out.Fd()), unix.TCSETS, tio); err != nil {
 		t.Fatal(err)
 	}
-	term := &terminal{out: out, read: make(chan []byte, 1)}
+	term := &terminal{out: out, master: master, read: make(chan []byte, 1)}
 	// Read all along: a full terminal buffer would block the writer.
 	go func() {
 		var b bytes.Buffer

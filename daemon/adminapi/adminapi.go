@@ -1,5 +1,6 @@
 // Package adminapi is palyrad's admin gRPC API: inventory, pairing, nodes, approvals, access
-// tokens and the audit journal, each method behind the bearer-token guard of auth.go.
+// tokens, the audit journal, channels and their secrets, each method behind the bearer-token
+// guard of auth.go.
 package adminapi
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/palyra/palyra/daemon/channelgov"
 	"github.com/palyra/palyra/daemon/nodes"
 	"github.com/palyra/palyra/daemon/pairing"
+	"github.com/palyra/palyra/daemon/secrets"
 	"github.com/palyra/palyra/daemon/store"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -49,7 +51,10 @@ type Config struct {
 	// the operator must allow; without them the channels API says it runs none.
 	Platform *platform.Platform
 	Governor *channelgov.Governor
-	Logger   *slog.Logger
+	// Secrets keeps the connectors' credentials; without it the secrets API says it keeps
+	// none.
+	Secrets *secrets.Store
+	Logger  *slog.Logger
 }
 
 // API holds the services.
@@ -79,6 +84,7 @@ func (a *API) Register(srv grpc.ServiceRegistrar) {
 	palyrav1.RegisterApprovalsServiceServer(srv, approvalsServer{API: a})
 	palyrav1.RegisterAuditServiceServer(srv, auditServer{API: a})
 	palyrav1.RegisterChannelsServiceServer(srv, channelsServer{API: a})
+	palyrav1.RegisterSecretsServiceServer(srv, secretsServer{API: a})
 }
 
 // audit writes an operator action to the journal; a failure is logged, the action stands.

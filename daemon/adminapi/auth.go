@@ -75,6 +75,10 @@ var rules = map[string]rule{
 	"/palyra.v1.ChannelsService/Mutate":              {permission: access.ChannelsOperate},
 	"/palyra.v1.ChannelsService/Conversations":       {permission: access.ChannelsOperate},
 
+	"/palyra.v1.SecretsService/SetSecret":    {adminOnly: true},
+	"/palyra.v1.SecretsService/ListSecrets":  {permission: access.ObservabilityRead},
+	"/palyra.v1.SecretsService/RemoveSecret": {adminOnly: true},
+
 	"/palyra.v1.AuditService/ListAudit":   {permission: access.ObservabilityRead},
 	"/palyra.v1.AuditService/VerifyAudit": {permission: access.ObservabilityRead},
 }

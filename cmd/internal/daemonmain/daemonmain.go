@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 
 	"github.com/palyra/palyra/cmd/internal/servicemain"
+	"github.com/palyra/palyra/connectors"
 	"github.com/palyra/palyra/connectors/outbox"
 	"github.com/palyra/palyra/daemon"
 	"github.com/palyra/palyra/daemon/access"
+	"github.com/palyra/palyra/daemon/secrets"
 	"github.com/palyra/palyra/daemon/store"
 	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/buildinfo"
@@ -83,6 +85,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 			err = errors.Join(err, closeErr)
 		}
 	}()
+	// The credentials' key lives in a directory of its own, apart from connectors.db.
+	vault, err := secrets.Open(filepath.Join(home, secrets.DirName))
+	if err != nil {
+		return err
+	}
 	plugins, err := connectorPlugins(log)
 	if err != nil {
 		return err
@@ -105,7 +112,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}
 	d, err := daemon.New(daemon.Config{
 		Home: home, Store: st, AdminToken: adminToken, Admin: admin, AdminTLS: cfg.adminTLS, Node: node,
-		NodeAdvertise: cfg.nodeAdvertise, Connectors: conns, Plugins: plugins, Logger: log,
+		NodeAdvertise: cfg.nodeAdvertise, Connectors: conns, Plugins: plugins, Secrets: vault,
+		Credentials: func(in outbox.Instance, d connectors.Description) (map[string][]byte, error) {
+			return vault.Credentials(in.Config, d.Config)
+		},
+		Logger: log,
 	})
 	if err != nil {
 		admin.Close()
