@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -483,5 +484,44 @@ func TestHealthWatchNeedsNoToken(t *testing.T) {
 	}
 	if _, err := watch.Recv(); err != nil {
 		t.Fatalf("health watch without a token: %v", err)
+	}
+}
+
+// A watch opened while requests arrive sends each request once: as listed, or as requested.
+func TestWatchSendsARequestMadeWhileItOpensOnce(t *testing.T) {
+	f := newServer(t)
+	ctx := ctxT(t)
+	admin := f.client(t, adminToken)
+	for round := range 20 {
+		watchCtx, cancel := context.WithCancel(ctx)
+		watch, err := admin.Approvals.WatchApprovals(watchCtx, &palyrav1.WatchApprovalsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := f.approvals.Ask(approvals.Request{SubjectType: approvals.External, SubjectID: fmt.Sprint("s", round),
+			Risk: "low", Requester: fmt.Sprint("r", round), Summary: "race the watch"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for len(kinds) == 0 || kinds[len(kinds)-1] != "decided" {
+			ev, err := watch.Recv()
+			if err != nil {
+				t.Fatalf("round %d: %v after %v", round, err, kinds)
+			}
+			if ev.GetApproval().GetId() != a.ID() {
+				continue // an earlier round's
+			}
+			kinds = append(kinds, ev.GetKind())
+			if len(kinds) == 1 { // decide once the watch has it, so a second copy comes first
+				if _, err := f.approvals.Decide(a.ID(), true, "once", 0, "", "admin"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if len(kinds) > 2 {
+			t.Fatalf("round %d: the watch sent %v; want the request once, then its decision", round, kinds)
+		}
+		cancel()
 	}
 }

@@ -152,15 +152,17 @@ func settledBy(a store.Approval) string {
 // WatchApprovals sends what is pending, then every change. Its cost is what is pending (at
 // most MaxPendingPerRequester per requester), never the settled history.
 func (s approvalsServer) WatchApprovals(_ *palyrav1.WatchApprovalsRequest, stream palyrav1.ApprovalsService_WatchApprovalsServer) error {
-	// Subscribe before reading, so nothing decided in between is missed; a client may see
-	// an approval twice, and keeps the later.
+	// Subscribe before reading, so nothing decided in between is missed. A request stored
+	// in between is both in the list and in the events; it is sent once, as listed.
 	events, stop := s.cfg.Approvals.Watch(watchBuffer)
 	defer stop()
 	pending, err := s.cfg.Store.PendingApprovals()
 	if err != nil {
 		return statusOf(err)
 	}
+	listed := make(map[string]bool, len(pending))
 	for _, a := range pending {
+		listed[a.ID()] = true
 		if err := stream.Send(&palyrav1.ApprovalEvent{Kind: "pending", Approval: approvalProto(a)}); err != nil {
 			return err
 		}
@@ -173,6 +175,12 @@ func (s approvalsServer) WatchApprovals(_ *palyrav1.WatchApprovalsRequest, strea
 		case ev, ok := <-events:
 			if !ok {
 				return status.Error(codes.ResourceExhausted, "watcher fell behind; watch again")
+			}
+			if listed[ev.Approval.ID()] {
+				delete(listed, ev.Approval.ID())
+				if ev.Kind == "requested" {
+					continue
+				}
 			}
 			if err := stream.Send(&palyrav1.ApprovalEvent{Kind: ev.Kind, Approval: approvalProto(*ev.Approval)}); err != nil {
 				return err
