@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,10 +78,15 @@ func newStack(t *testing.T) *stackEnv {
 
 // run executes palyra-tui with args and returns stdout, stderr and the exit code.
 func (s *stackEnv) run(args ...string) (string, string, int) {
+	return s.runWithStdin(nil, args...)
+}
+
+func (s *stackEnv) runWithStdin(stdin io.Reader, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = s.env
+	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -563,6 +563,7 @@ func newChannelsDeadLetterCmd(g *globals, verb string) *cobra.Command {
 }
 
 func newChannelsEventsCmd(g *globals) *cobra.Command {
+	var asJSON bool
 	var before uint64
 	cmd := &cobra.Command{
 		Use:   "events ID",
@@ -575,6 +576,20 @@ func newChannelsEventsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				type eventJSON struct {
+					Seq     uint64 `json:"seq"`
+					UnixMs  int64  `json:"unix_ms"`
+					Level   string `json:"level"`
+					Kind    string `json:"kind"`
+					Message string `json:"message"`
+				}
+				list := []eventJSON{}
+				for _, e := range reply.GetEvents() {
+					list = append(list, eventJSON{e.GetSeq(), e.GetUnixMs(), e.GetLevel(), e.GetKind(), e.GetMessage()})
+				}
+				return writeJSON(cmd.OutOrStdout(), list)
+			}
 			w := cmd.OutOrStdout()
 			for _, e := range reply.GetEvents() {
 				fmt.Fprintf(w, "%s  %-5s %s  %s\n", time.UnixMilli(e.GetUnixMs()).Format(time.DateTime), clean(e.GetLevel()), clean(e.GetKind()), clean(e.GetMessage()))
@@ -585,12 +600,41 @@ func newChannelsEventsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (documented in the README)")
 	cmd.Flags().Uint64Var(&before, "before", 0, "page back from this seq")
 	return cmd
 }
 
+// inboundJSON is one inbound message (`channels inbox --json`); sender_display is for
+// display only, sender_id is the identity.
+type inboundJSON struct {
+	Seq            uint64 `json:"seq"`
+	EnvelopeID     string `json:"envelope_id"`
+	ConversationID string `json:"conversation_id"`
+	ThreadID       string `json:"thread_id"`
+	SenderID       string `json:"sender_id"`
+	SenderDisplay  string `json:"sender_display"`
+	Text           string `json:"text"`
+	NativeID       string `json:"native_id"`
+	ReceivedUnixMs int64  `json:"received_unix_ms"`
+	Direct         bool   `json:"direct"`
+}
+
+// messageJSON is one message read back through a connector (`channels read --json`).
+type messageJSON struct {
+	ID             string `json:"id"`
+	ConversationID string `json:"conversation_id"`
+	SenderID       string `json:"sender_id"`
+	SenderDisplay  string `json:"sender_display"`
+	Text           string `json:"text"`
+	CreatedUnixMs  int64  `json:"created_unix_ms"`
+	EditedUnixMs   int64  `json:"edited_unix_ms"`
+	ByConnector    bool   `json:"by_connector"`
+}
+
 func newChannelsInboxCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "inbox ID",
 		Short: "Inbound messages waiting for an agent, newest first",
 		Args:  exactArgs(1),
@@ -600,6 +644,14 @@ func newChannelsInboxCmd(g *globals) *cobra.Command {
 			})
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				list := []inboundJSON{}
+				for _, m := range reply.GetMessages() {
+					list = append(list, inboundJSON{m.GetSeq(), m.GetEnvelopeId(), m.GetConversationId(), m.GetThreadId(), m.GetSenderId(),
+						m.GetSenderDisplay(), m.GetText(), m.GetNativeId(), m.GetReceivedUnixMs(), m.GetDirect()})
+				}
+				return writeJSON(cmd.OutOrStdout(), list)
 			}
 			w := cmd.OutOrStdout()
 			if len(reply.GetMessages()) == 0 {
@@ -612,9 +664,12 @@ func newChannelsInboxCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (documented in the README)")
+	return cmd
 }
 
 func newChannelsReadCmd(g *globals) *cobra.Command {
+	var asJSON bool
 	var limit int32
 	cmd := &cobra.Command{
 		Use:   "read ID CONVERSATION",
@@ -627,8 +682,17 @@ func newChannelsReadCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
 			msgs := reply.GetMessages()
+			if asJSON {
+				list := []messageJSON{}
+				for i := len(msgs) - 1; i >= 0; i-- {
+					m := msgs[i]
+					list = append(list, messageJSON{m.GetId(), m.GetConversationId(), m.GetSenderId(), m.GetSenderDisplay(), m.GetText(),
+						m.GetCreatedUnixMs(), m.GetEditedUnixMs(), m.GetByConnector()})
+				}
+				return writeJSON(cmd.OutOrStdout(), list)
+			}
+			w := cmd.OutOrStdout()
 			for i := len(msgs) - 1; i >= 0; i-- { // oldest first, as a chat reads
 				m := msgs[i]
 				fmt.Fprintf(w, "%s  %s  %s: %s\n", clean(m.GetId()), time.UnixMilli(m.GetCreatedUnixMs()).Format(time.DateTime), clean(m.GetSenderDisplay()), clean(m.GetText()))
@@ -636,6 +700,7 @@ func newChannelsReadCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, oldest first (documented in the README)")
 	cmd.Flags().Int32Var(&limit, "limit", 20, "how many messages (at most 100)")
 	return cmd
 }

@@ -187,3 +187,28 @@ func TestLongTextIsSentInParts(t *testing.T) {
 		t.Fatalf("an oversized message: %v", err)
 	}
 }
+
+// A connector's view carries its provider's facts as they are now, not as at its start.
+func TestGetShowsTheProvidersCurrentFacts(t *testing.T) {
+	p := runPlatform(t)
+	for i := range 3 {
+		if _, err := p.Send(context.Background(), "echo:a", platform.Outbound{ConversationID: "c", Text: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		v, err := p.Get("echo:a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Counts.Delivered == 3 {
+			if v.Facts["delivered"] != "3" {
+				t.Fatalf("three delivered, the provider's facts say %v", v.Facts)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d of 3", v.Counts.Delivered)
+		}
+	}
+}

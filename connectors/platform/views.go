@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/palyra/palyra/connectors"
 	"github.com/palyra/palyra/connectors/host"
@@ -28,8 +29,39 @@ func (p *Platform) Get(id string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	p.refreshFacts(id)
 	return p.view(in), nil
 }
+
+// refreshFacts asks a running instance's provider for its facts, which only it keeps
+// current. Readiness stays as the platform saw it: a provider may think itself ready while
+// its sends are refused.
+func (p *Platform) refreshFacts(id string) {
+	p.mu.Lock()
+	rt := p.runtime[id]
+	var provider connectors.Provider
+	if rt != nil && rt.enabled && rt.status.Readiness != connectors.Starting {
+		provider = rt.provider
+	}
+	p.mu.Unlock()
+	if provider == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), factsTimeout)
+	defer cancel()
+	st, err := provider.Status(ctx, id)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	if p.runtime[id] == rt {
+		rt.status.Facts = st.Facts
+	}
+	p.mu.Unlock()
+}
+
+// factsTimeout bounds how long a Get waits for a provider's facts.
+const factsTimeout = time.Second
 
 // List returns every instance's view, by id.
 func (p *Platform) List() ([]View, error) {
