@@ -61,10 +61,11 @@ var (
 	bucketInboundExp = []byte("inbound_exp") // expiry ms ‖ instance\0envelope → nothing
 	bucketInbox      = []byte("inbox")       // instance\0seq → InboxMessage
 	bucketEvents     = []byte("events")      // instance\0seq → Event
+	bucketPins       = []byte("plugin_pins") // kind → Pin
 	keySchemaVersion = []byte("schema_version")
 	keySeq           = []byte("seq")
 	keyDelivered     = []byte("delivered_keys")
-	allBuckets       = [][]byte{bucketMeta, bucketInstances, bucketOutbox, bucketKeys, bucketKeyExpiry, bucketDead, bucketInbound, bucketInboundExp, bucketInbox, bucketEvents}
+	allBuckets       = [][]byte{bucketMeta, bucketInstances, bucketOutbox, bucketKeys, bucketKeyExpiry, bucketDead, bucketInbound, bucketInboundExp, bucketInbox, bucketEvents, bucketPins}
 )
 
 // Store is an open connectors.db.

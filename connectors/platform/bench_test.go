@@ -30,6 +30,10 @@ func TestMain(m *testing.M) {
 		plugin.Serve(echo.New("bench"))
 		return
 	}
+	if len(os.Args) == 3 && os.Args[1] == pluginArg { // Echo under the kind given
+		plugin.Serve(named{echo.New("test"), os.Args[2]})
+		return
+	}
 	os.Exit(m.Run())
 }
 

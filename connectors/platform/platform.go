@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -33,7 +34,12 @@ type Plugin interface {
 // Config is what a Platform needs; zero durations take the defaults.
 type Config struct {
 	Store   *outbox.Store
-	Plugins map[string]Plugin // by kind
+	Plugins map[string]Plugin // the built-in kinds, by kind
+	// PluginDir holds external plugins, palyra-connector-<kind> executables, run once
+	// trusted (see Trust). "": none.
+	PluginDir string
+	// Launch makes the Plugin of a trusted external executable; nil: host.New.
+	Launch func(host.Spec) Plugin
 	// Credentials returns the values of an instance's secret fields (by field name), read
 	// from palyrad's secret store. Nil: no secrets.
 	Credentials func(inst outbox.Instance, desc connectors.Description) (map[string][]byte, error)
@@ -64,9 +70,10 @@ type Platform struct {
 	work sync.WaitGroup // sends and starts in flight
 
 	mu      sync.Mutex
+	plugins map[string]Plugin   // by kind: the built-in ones and the trusted external ones
 	runtime map[string]*runtime // by instance id
 	queues  map[string]*queue
-	running map[string]bool                   // kinds whose plugin runs
+	running map[string]context.CancelFunc     // kinds whose plugin runs, and how to stop it
 	kinds   map[string]connectors.Description // what each kind's plugin said of itself
 	runCtx  context.Context
 	started chan struct{} // closed once Run has set runCtx
@@ -111,7 +118,7 @@ func New(cfg Config) *Platform {
 	}
 	return &Platform{
 		cfg: cfg, now: cfg.Now, wake: make(chan struct{}, 1),
-		runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]bool{},
+		plugins: maps.Clone(cfg.Plugins), runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]context.CancelFunc{},
 		kinds:   map[string]connectors.Description{},
 		inbound: make(chan struct{}), changed: make(chan struct{}), started: make(chan struct{}),
 	}
@@ -140,6 +147,9 @@ func (p *Platform) notifyLocked() {
 // Run starts the stored instances, loads the queue and sends until ctx is done. Sends in
 // flight then end without a result, so their envelopes go again after a restart.
 func (p *Platform) Run(ctx context.Context) error {
+	if err := p.loadPins(); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	p.runCtx = ctx
 	p.mu.Unlock()
@@ -176,7 +186,7 @@ func (p *Platform) queueFor(instance string) *queue {
 
 // activate brings a stored instance up in its provider, starting the kind's plugin first.
 func (p *Platform) activate(ctx context.Context, in outbox.Instance) {
-	plug := p.cfg.Plugins[in.Kind]
+	plug := p.plugin(in.Kind)
 	rt := &runtime{enabled: in.Enabled, paused: in.Paused}
 	if plug == nil {
 		rt.status = connectors.Status{Readiness: connectors.Misconfigured, Detail: fmt.Sprintf("no connector of kind %q is installed", in.Kind)}
@@ -259,10 +269,10 @@ func (p *Platform) describe(ctx context.Context, kind string, plug Plugin) (conn
 func (p *Platform) runPlugin(ctx context.Context, kind string, plug Plugin) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running[kind] || ctx.Err() != nil {
+	if p.running[kind] != nil || ctx.Err() != nil {
 		return
 	}
-	p.running[kind] = true
+	ctx, p.running[kind] = context.WithCancel(ctx)
 	go plug.Run(ctx)
 	go p.readEvents(ctx, plug)
 }
@@ -276,7 +286,7 @@ func (p *Platform) Add(ctx context.Context, id string, config map[string]string)
 	if !idPattern.MatchString(id) {
 		return View{}, fmt.Errorf("%w: connector id %q: want <kind>:<name>, e.g. echo:test (name: letters, digits, . _ -)", ErrInvalid, id)
 	}
-	plug := p.cfg.Plugins[kind]
+	plug := p.plugin(kind)
 	if plug == nil {
 		return View{}, fmt.Errorf("%w %q (installed: %v)", ErrUnknownKind, kind, p.Kinds())
 	}
@@ -350,7 +360,7 @@ func (p *Platform) SetEnabled(ctx context.Context, id string, enabled bool) (Vie
 	p.mu.Unlock()
 	if rt != nil && rt.provider != nil {
 		if enabled {
-			p.work.Go(func() { p.start(p.context(ctx), in, p.cfg.Plugins[in.Kind]) })
+			p.work.Go(func() { p.start(p.context(ctx), in, p.plugin(in.Kind)) })
 		} else if err := rt.provider.Stop(ctx, id); err != nil {
 			p.cfg.Logger.Warn("stop connector instance", "instance", id, "err", err)
 		}
@@ -418,7 +428,7 @@ func (p *Platform) Send(ctx context.Context, id string, m Outbound) ([]outbox.En
 	if len(m.Text) > connectors.MaxTextBytes {
 		return nil, fmt.Errorf("%w: the message is %d bytes; at most %d", ErrInvalid, len(m.Text), connectors.MaxTextBytes)
 	}
-	desc, err := p.describe(ctx, rt.kind, p.cfg.Plugins[rt.kind])
+	desc, err := p.describe(ctx, rt.kind, p.plugin(rt.kind))
 	if err != nil {
 		return nil, fmt.Errorf("connector %s cannot say how long a message may be: %w", id, err)
 	}
@@ -460,12 +470,16 @@ type Outbound struct {
 
 // Kinds lists the installed connector kinds.
 func (p *Platform) Kinds() []string {
-	var out []string
-	for k := range p.cfg.Plugins {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Sorted(maps.Keys(p.plugins))
+}
+
+// plugin returns the plugin of kind, nil if none is installed.
+func (p *Platform) plugin(kind string) Plugin {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.plugins[kind]
 }
 
 // event writes a line to an instance's event log; a failure is logged.
@@ -499,7 +513,7 @@ func (p *Platform) Restart(ctx context.Context, id string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	plug := p.cfg.Plugins[in.Kind]
+	plug := p.plugin(in.Kind)
 	if plug == nil || !in.Enabled {
 		return p.Get(id)
 	}
@@ -521,7 +535,7 @@ func (p *Platform) RestartUsing(ctx context.Context, secret string) {
 		return
 	}
 	for _, in := range insts {
-		plug := p.cfg.Plugins[in.Kind]
+		plug := p.plugin(in.Kind)
 		if plug == nil {
 			continue
 		}
@@ -550,7 +564,7 @@ type Kind struct {
 func (p *Platform) Describe(ctx context.Context) []Kind {
 	var out []Kind
 	for _, k := range p.Kinds() {
-		plug := p.cfg.Plugins[k]
+		plug := p.plugin(k)
 		p.runPlugin(p.context(ctx), k, plug)
 		d, err := p.describe(ctx, k, plug)
 		if d.Kind == "" {

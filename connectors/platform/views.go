@@ -87,7 +87,7 @@ func (p *Platform) view(in outbox.Instance) View {
 		v.InFlight = q.inFlight
 	}
 	p.mu.Unlock()
-	if plug := p.cfg.Plugins[in.Kind]; plug != nil {
+	if plug := p.plugin(in.Kind); plug != nil {
 		v.Plugin = plug.Facts()
 	}
 	return v

@@ -1,0 +1,69 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Pin is an external connector plugin the operator trusted: palyrad launches the
+// executable at Path only while its SHA-256 is still SHA256.
+type Pin struct {
+	Kind     string    `json:"kind"`
+	Path     string    `json:"path"`
+	SHA256   string    `json:"sha256"` // hex
+	PinnedAt time.Time `json:"pinned_at"`
+	By       string    `json:"by"` // the actor who trusted it
+}
+
+// Bounds of a pin.
+const (
+	MaxPins    = 64
+	maxPinPath = 4096
+	maxPinBy   = 256
+)
+
+// PutPin trusts a plugin, replacing the pin of its kind if there is one.
+func (s *Store) PutPin(ctx context.Context, p Pin) error {
+	if p.Kind == "" || len(p.Kind) > 64 || p.Path == "" || len(p.Path) > maxPinPath || len(p.SHA256) != 64 || len(p.By) > maxPinBy {
+		return fmt.Errorf("plugin pin %q: a field is empty or over its bound", p.Kind)
+	}
+	return s.write(ctx, func(t *txn) error {
+		b := t.Bucket(bucketPins)
+		if b.Get([]byte(p.Kind)) == nil && b.Stats().KeyN >= MaxPins {
+			return refuse(fmt.Errorf("%w: at most %d external plugins are trusted", ErrQueueFull, MaxPins))
+		}
+		p.PinnedAt = t.now
+		return putJSON(b, []byte(p.Kind), p)
+	})
+}
+
+// RemovePin forgets the pin of kind; ErrNotFound if it has none.
+func (s *Store) RemovePin(ctx context.Context, kind string) error {
+	return s.write(ctx, func(t *txn) error {
+		b := t.Bucket(bucketPins)
+		if b.Get([]byte(kind)) == nil {
+			return refuse(fmt.Errorf("plugin %s: %w", kind, ErrNotFound))
+		}
+		return b.Delete([]byte(kind))
+	})
+}
+
+// Pins lists the trusted plugins, by kind.
+func (s *Store) Pins() ([]Pin, error) {
+	var out []Pin
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPins).ForEach(func(_, v []byte) error {
+			var p Pin
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
