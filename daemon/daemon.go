@@ -56,6 +56,7 @@ type Config struct {
 	// store the admin API sets them in.
 	Connectors  *outbox.Store
 	Plugins     map[string]platform.Plugin
+	PluginDir   string // external connector plugins, run once trusted; "": none
 	Credentials func(outbox.Instance, connectors.Description) (map[string][]byte, error)
 	Secrets     *secrets.Store
 	Logger      *slog.Logger
@@ -90,7 +91,7 @@ func New(cfg Config) (*Daemon, error) {
 		advertise = cfg.Node.Addr().String()
 	}
 	channels := platform.New(platform.Config{
-		Store: cfg.Connectors, Plugins: cfg.Plugins, Credentials: cfg.Credentials,
+		Store: cfg.Connectors, Plugins: cfg.Plugins, PluginDir: cfg.PluginDir, Credentials: cfg.Credentials,
 		Logger: cfg.Logger.With("subsystem", "connectors"),
 	})
 	governor := channelgov.New(engine, channels, cfg.Logger.With("subsystem", "channel governance"))

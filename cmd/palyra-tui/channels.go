@@ -74,7 +74,7 @@ func toConnectorJSON(c *palyrav1.Connector) connectorJSON {
 }
 
 func newChannelsCmd(g *globals) *cobra.Command {
-	verbs := "list, kinds, show, add, remove, enable, disable, pause, resume, drain, restart, send, test, inject, dead, replay, discard, events, inbox, read, edit, delete, react or attach"
+	verbs := "list, kinds, show, add, remove, enable, disable, pause, resume, drain, restart, send, test, inject, dead, replay, discard, events, inbox, read, edit, delete, react, attach, plugins, trust or untrust"
 	cmd := &cobra.Command{
 		Use:   "channels",
 		Short: "Channel connectors (Echo, Discord): add, watch, send, replay dead letters, attach an agent",
@@ -93,6 +93,7 @@ func newChannelsCmd(g *globals) *cobra.Command {
 		newChannelsSendCmd(g), newChannelsTestCmd(g), newChannelsInjectCmd(g), newChannelsDeadCmd(g),
 		newChannelsDeadLetterCmd(g, "replay"), newChannelsDeadLetterCmd(g, "discard"), newChannelsEventsCmd(g),
 		newChannelsInboxCmd(g), newChannelsReadCmd(g), newChannelsAttachCmd(g),
+		newChannelsPluginsCmd(g), newChannelsTrustCmd(g), newChannelsUntrustCmd(g),
 	)
 	for _, kind := range []string{"edit", "delete", "react"} {
 		cmd.AddCommand(newChannelsMutateCmd(g, kind))

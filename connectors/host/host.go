@@ -250,7 +250,7 @@ func (p *Plugin) explain(err error) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, goplugin.ErrChecksumsDoNotMatch):
-		return fmt.Errorf("%s changed since it was added (its SHA-256 no longer matches); add it again if the change is yours", p.spec.Path)
+		return fmt.Errorf("%s changed since it was trusted (its SHA-256 no longer matches); if the change is yours: palyra-tui channels trust %s", p.spec.Path, p.spec.Kind)
 	case errors.Is(err, os.ErrNotExist) || strings.Contains(msg, "no such file"):
 		return fmt.Errorf("%s: no such file", p.spec.Path)
 	case strings.Contains(msg, "Unrecognized remote plugin message"):

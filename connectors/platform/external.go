@@ -119,7 +119,11 @@ func (p *Platform) Trust(ctx context.Context, kind, want, by string) (PluginFile
 	if f.Problem != "" {
 		return PluginFile{}, fmt.Errorf("%w: %s: %s", ErrInvalid, f.Path, f.Problem)
 	}
-	if want = strings.ToLower(strings.TrimSpace(want)); want != "" && want != f.SHA256 {
+	want = strings.ToLower(strings.TrimSpace(want))
+	if _, err := hex.DecodeString(want); err != nil || (want != "" && len(want) != 64) {
+		return PluginFile{}, fmt.Errorf("%w: --sha256 %q: want the 64 hex digits of a SHA-256", ErrInvalid, want)
+	}
+	if want != "" && want != f.SHA256 {
 		return PluginFile{}, fmt.Errorf("%w: %s has SHA-256 %s, not the %s given: it is not the file you meant", ErrInvalid, f.Path, f.SHA256, want)
 	}
 	pin := outbox.Pin{Kind: kind, Path: f.Path, SHA256: f.SHA256, By: by}
@@ -213,3 +217,6 @@ func (p *Platform) reactivate(ctx context.Context, kind string) {
 		}
 	}
 }
+
+// PluginDir is where external plugins are looked for; "" for nowhere.
+func (p *Platform) PluginDir() string { return p.cfg.PluginDir }

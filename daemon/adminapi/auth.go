@@ -74,6 +74,9 @@ var rules = map[string]rule{
 	"/palyra.v1.ChannelsService/DiscardDeadLetter":   {permission: access.ChannelsOperate},
 	"/palyra.v1.ChannelsService/Mutate":              {permission: access.ChannelsOperate},
 	"/palyra.v1.ChannelsService/Conversations":       {permission: access.ChannelsOperate},
+	"/palyra.v1.ChannelsService/ListPlugins":         {permission: access.ObservabilityRead},
+	"/palyra.v1.ChannelsService/TrustPlugin":         {adminOnly: true},
+	"/palyra.v1.ChannelsService/UntrustPlugin":       {adminOnly: true},
 
 	"/palyra.v1.SecretsService/SetSecret":    {adminOnly: true},
 	"/palyra.v1.SecretsService/ListSecrets":  {permission: access.ObservabilityRead},

@@ -24,7 +24,10 @@ import (
 
 // withChannels gives the server a connector platform on a real connectors.db with Echo in
 // process, and the governor that holds message changes back, as palyrad wires them.
-func withChannels(t testing.TB) func(*fixture, *Config) {
+func withChannels(t testing.TB) func(*fixture, *Config) { return withChannelsAndPlugins(t, "") }
+
+// withChannelsAndPlugins is withChannels with external plugins looked for in pluginDir.
+func withChannelsAndPlugins(t testing.TB, pluginDir string) func(*fixture, *Config) {
 	return func(f *fixture, cfg *Config) {
 		st, err := outbox.Open(filepath.Join(t.TempDir(), outbox.FileName))
 		if err != nil {
@@ -33,7 +36,7 @@ func withChannels(t testing.TB) func(*fixture, *Config) {
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		p := platform.New(platform.Config{
 			Store: st, Plugins: map[string]platform.Plugin{echo.Kind: platform.InProcess(echo.Kind, echo.New("test"))},
-			Logger: log, BackoffBase: 10 * time.Millisecond,
+			PluginDir: pluginDir, Logger: log, BackoffBase: 10 * time.Millisecond,
 		})
 		gov := channelgov.New(f.approvals, p, log)
 		ctx, cancel := context.WithCancel(context.Background())

@@ -33,6 +33,7 @@ type config struct {
 	adminTLS      bool
 	nodeAddr      string
 	nodeAdvertise string
+	pluginDir     string
 }
 
 // Main runs palyrad with args (without the program name) until SIGTERM or SIGINT and returns
@@ -50,6 +51,8 @@ func Main(args []string) int {
 		"node API address (TLS); use 0.0.0.0:7444 to let nodes on other machines pair; port 0 picks a free port once and keeps it (env PALYRA_NODE_ADDR)")
 	fs.StringVar(&cfg.nodeAdvertise, "node-advertise", servicemain.EnvOr("PALYRA_NODE_ADVERTISE", ""),
 		"the node API address nodes should dial, put in pairing codes; default: the bound address (env PALYRA_NODE_ADVERTISE)")
+	fs.StringVar(&cfg.pluginDir, "plugin-dir", servicemain.EnvOr("PALYRA_PLUGIN_DIR", ""),
+		"where external connector plugins (palyra-connector-<kind> executables) are looked for; default <home>/plugins (env PALYRA_PLUGIN_DIR)")
 	return servicemain.Run(fs, args, func(ctx context.Context, log *slog.Logger, stdout io.Writer) error {
 		return run(ctx, cfg, log, stdout)
 	})
@@ -94,6 +97,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
+	pluginDir := cfg.pluginDir
+	if pluginDir == "" {
+		pluginDir = filepath.Join(home, "plugins")
+	}
+	if err := os.MkdirAll(pluginDir, 0o700); err != nil {
+		return fmt.Errorf("connector plugin directory: %w", err)
+	}
 	// The admin token exists from the first start, so operators and the UI can read it from
 	// the state directory; it never goes into arguments or logs.
 	adminToken, err := access.LoadOrCreateAdminToken(filepath.Join(home, access.AdminTokenFile))
@@ -112,7 +122,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	}
 	d, err := daemon.New(daemon.Config{
 		Home: home, Store: st, AdminToken: adminToken, Admin: admin, AdminTLS: cfg.adminTLS, Node: node,
-		NodeAdvertise: cfg.nodeAdvertise, Connectors: conns, Plugins: plugins, Secrets: vault,
+		NodeAdvertise: cfg.nodeAdvertise, Connectors: conns, Plugins: plugins, PluginDir: pluginDir, Secrets: vault,
 		Credentials: func(in outbox.Instance, d connectors.Description) (map[string][]byte, error) {
 			return vault.Credentials(in.Config, d.Config)
 		},

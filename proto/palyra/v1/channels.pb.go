@@ -2826,6 +2826,331 @@ func (*RemoveSecretReply) Descriptor() ([]byte, []int) {
 	return file_palyra_v1_channels_proto_rawDescGZIP(), []int{42}
 }
 
+type ListPluginsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPluginsRequest) Reset() {
+	*x = ListPluginsRequest{}
+	mi := &file_palyra_v1_channels_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPluginsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPluginsRequest) ProtoMessage() {}
+
+func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_channels_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
+func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_channels_proto_rawDescGZIP(), []int{43}
+}
+
+type ListPluginsReply struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Plugins []*PluginFile          `protobuf:"bytes,1,rep,name=plugins,proto3" json:"plugins,omitempty"`
+	// dir is palyrad's plugin directory.
+	Dir           string `protobuf:"bytes,2,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPluginsReply) Reset() {
+	*x = ListPluginsReply{}
+	mi := &file_palyra_v1_channels_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPluginsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPluginsReply) ProtoMessage() {}
+
+func (x *ListPluginsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_channels_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPluginsReply.ProtoReflect.Descriptor instead.
+func (*ListPluginsReply) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_channels_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListPluginsReply) GetPlugins() []*PluginFile {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+func (x *ListPluginsReply) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+type PluginFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// state: built-in, trusted, untrusted, changed, missing, unsafe or shadowed.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Path  string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// sha256 is what the file hashes to now (hex); pinned_sha256 what was trusted.
+	Sha256       string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	PinnedSha256 string `protobuf:"bytes,5,opt,name=pinned_sha256,json=pinnedSha256,proto3" json:"pinned_sha256,omitempty"`
+	PinnedUnixMs int64  `protobuf:"varint,6,opt,name=pinned_unix_ms,json=pinnedUnixMs,proto3" json:"pinned_unix_ms,omitempty"`
+	PinnedBy     string `protobuf:"bytes,7,opt,name=pinned_by,json=pinnedBy,proto3" json:"pinned_by,omitempty"`
+	// problem says why the plugin is not launched, and what to do.
+	Problem       string `protobuf:"bytes,8,opt,name=problem,proto3" json:"problem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginFile) Reset() {
+	*x = PluginFile{}
+	mi := &file_palyra_v1_channels_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginFile) ProtoMessage() {}
+
+func (x *PluginFile) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_channels_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginFile.ProtoReflect.Descriptor instead.
+func (*PluginFile) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_channels_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *PluginFile) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PluginFile) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PluginFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *PluginFile) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *PluginFile) GetPinnedSha256() string {
+	if x != nil {
+		return x.PinnedSha256
+	}
+	return ""
+}
+
+func (x *PluginFile) GetPinnedUnixMs() int64 {
+	if x != nil {
+		return x.PinnedUnixMs
+	}
+	return 0
+}
+
+func (x *PluginFile) GetPinnedBy() string {
+	if x != nil {
+		return x.PinnedBy
+	}
+	return ""
+}
+
+func (x *PluginFile) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+type TrustPluginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// sha256, when given, is the hash the operator expects (from the plugin's publisher).
+	Sha256        string `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrustPluginRequest) Reset() {
+	*x = TrustPluginRequest{}
+	mi := &file_palyra_v1_channels_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrustPluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrustPluginRequest) ProtoMessage() {}
+
+func (x *TrustPluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_channels_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrustPluginRequest.ProtoReflect.Descriptor instead.
+func (*TrustPluginRequest) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_channels_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *TrustPluginRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TrustPluginRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+type UntrustPluginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UntrustPluginRequest) Reset() {
+	*x = UntrustPluginRequest{}
+	mi := &file_palyra_v1_channels_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UntrustPluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UntrustPluginRequest) ProtoMessage() {}
+
+func (x *UntrustPluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_channels_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UntrustPluginRequest.ProtoReflect.Descriptor instead.
+func (*UntrustPluginRequest) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_channels_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *UntrustPluginRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+type UntrustPluginReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UntrustPluginReply) Reset() {
+	*x = UntrustPluginReply{}
+	mi := &file_palyra_v1_channels_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UntrustPluginReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UntrustPluginReply) ProtoMessage() {}
+
+func (x *UntrustPluginReply) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_channels_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UntrustPluginReply.ProtoReflect.Descriptor instead.
+func (*UntrustPluginReply) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_channels_proto_rawDescGZIP(), []int{48}
+}
+
 var File_palyra_v1_channels_proto protoreflect.FileDescriptor
 
 const file_palyra_v1_channels_proto_rawDesc = "" +
@@ -3049,8 +3374,27 @@ const file_palyra_v1_channels_proto_rawDesc = "" +
 	"\asecrets\x18\x01 \x03(\v2\x11.palyra.v1.SecretR\asecrets\")\n" +
 	"\x13RemoveSecretRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x13\n" +
-	"\x11RemoveSecretReply2\xa7\n" +
+	"\x11RemoveSecretReply\"\x14\n" +
+	"\x12ListPluginsRequest\"U\n" +
+	"\x10ListPluginsReply\x12/\n" +
+	"\aplugins\x18\x01 \x03(\v2\x15.palyra.v1.PluginFileR\aplugins\x12\x10\n" +
+	"\x03dir\x18\x02 \x01(\tR\x03dir\"\xe4\x01\n" +
 	"\n" +
+	"PluginFile\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12#\n" +
+	"\rpinned_sha256\x18\x05 \x01(\tR\fpinnedSha256\x12$\n" +
+	"\x0epinned_unix_ms\x18\x06 \x01(\x03R\fpinnedUnixMs\x12\x1b\n" +
+	"\tpinned_by\x18\a \x01(\tR\bpinnedBy\x12\x18\n" +
+	"\aproblem\x18\b \x01(\tR\aproblem\"@\n" +
+	"\x12TrustPluginRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"*\n" +
+	"\x14UntrustPluginRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\"\x14\n" +
+	"\x12UntrustPluginReply2\x88\f\n" +
 	"\x0fChannelsService\x12C\n" +
 	"\tListKinds\x12\x1b.palyra.v1.ListKindsRequest\x1a\x19.palyra.v1.ListKindsReply\x12R\n" +
 	"\x0eListConnectors\x12 .palyra.v1.ListConnectorsRequest\x1a\x1e.palyra.v1.ListConnectorsReply\x12D\n" +
@@ -3068,7 +3412,10 @@ const file_palyra_v1_channels_proto_rawDesc = "" +
 	"\tListInbox\x12\x1b.palyra.v1.ListInboxRequest\x1a\x19.palyra.v1.ListInboxReply\x12L\n" +
 	"\fReadMessages\x12\x1e.palyra.v1.ReadMessagesRequest\x1a\x1c.palyra.v1.ReadMessagesReply\x12H\n" +
 	"\x06Mutate\x12\x1f.palyra.v1.ChannelMutateRequest\x1a\x1d.palyra.v1.ChannelMutateReply\x12J\n" +
-	"\rConversations\x12\x17.palyra.v1.AgentMessage\x1a\x1c.palyra.v1.ConversationEvent(\x010\x012\xe6\x01\n" +
+	"\rConversations\x12\x17.palyra.v1.AgentMessage\x1a\x1c.palyra.v1.ConversationEvent(\x010\x01\x12I\n" +
+	"\vListPlugins\x12\x1d.palyra.v1.ListPluginsRequest\x1a\x1b.palyra.v1.ListPluginsReply\x12C\n" +
+	"\vTrustPlugin\x12\x1d.palyra.v1.TrustPluginRequest\x1a\x15.palyra.v1.PluginFile\x12O\n" +
+	"\rUntrustPlugin\x12\x1f.palyra.v1.UntrustPluginRequest\x1a\x1d.palyra.v1.UntrustPluginReply2\xe6\x01\n" +
 	"\x0eSecretsService\x12;\n" +
 	"\tSetSecret\x12\x1b.palyra.v1.SetSecretRequest\x1a\x11.palyra.v1.Secret\x12I\n" +
 	"\vListSecrets\x12\x1d.palyra.v1.ListSecretsRequest\x1a\x1b.palyra.v1.ListSecretsReply\x12L\n" +
@@ -3086,7 +3433,7 @@ func file_palyra_v1_channels_proto_rawDescGZIP() []byte {
 	return file_palyra_v1_channels_proto_rawDescData
 }
 
-var file_palyra_v1_channels_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_palyra_v1_channels_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_palyra_v1_channels_proto_goTypes = []any{
 	(*ListKindsRequest)(nil),           // 0: palyra.v1.ListKindsRequest
 	(*ListKindsReply)(nil),             // 1: palyra.v1.ListKindsReply
@@ -3131,18 +3478,24 @@ var file_palyra_v1_channels_proto_goTypes = []any{
 	(*ListSecretsReply)(nil),           // 40: palyra.v1.ListSecretsReply
 	(*RemoveSecretRequest)(nil),        // 41: palyra.v1.RemoveSecretRequest
 	(*RemoveSecretReply)(nil),          // 42: palyra.v1.RemoveSecretReply
-	nil,                                // 43: palyra.v1.Connector.ConfigEntry
-	nil,                                // 44: palyra.v1.Connector.FactsEntry
-	nil,                                // 45: palyra.v1.AddConnectorRequest.ConfigEntry
+	(*ListPluginsRequest)(nil),         // 43: palyra.v1.ListPluginsRequest
+	(*ListPluginsReply)(nil),           // 44: palyra.v1.ListPluginsReply
+	(*PluginFile)(nil),                 // 45: palyra.v1.PluginFile
+	(*TrustPluginRequest)(nil),         // 46: palyra.v1.TrustPluginRequest
+	(*UntrustPluginRequest)(nil),       // 47: palyra.v1.UntrustPluginRequest
+	(*UntrustPluginReply)(nil),         // 48: palyra.v1.UntrustPluginReply
+	nil,                                // 49: palyra.v1.Connector.ConfigEntry
+	nil,                                // 50: palyra.v1.Connector.FactsEntry
+	nil,                                // 51: palyra.v1.AddConnectorRequest.ConfigEntry
 }
 var file_palyra_v1_channels_proto_depIdxs = []int32{
 	2,  // 0: palyra.v1.ListKindsReply.kinds:type_name -> palyra.v1.ConnectorKind
 	3,  // 1: palyra.v1.ConnectorKind.settings:type_name -> palyra.v1.ConnectorSetting
-	43, // 2: palyra.v1.Connector.config:type_name -> palyra.v1.Connector.ConfigEntry
-	44, // 3: palyra.v1.Connector.facts:type_name -> palyra.v1.Connector.FactsEntry
+	49, // 2: palyra.v1.Connector.config:type_name -> palyra.v1.Connector.ConfigEntry
+	50, // 3: palyra.v1.Connector.facts:type_name -> palyra.v1.Connector.FactsEntry
 	5,  // 4: palyra.v1.Connector.plugin:type_name -> palyra.v1.PluginProcess
 	4,  // 5: palyra.v1.ListConnectorsReply.connectors:type_name -> palyra.v1.Connector
-	45, // 6: palyra.v1.AddConnectorRequest.config:type_name -> palyra.v1.AddConnectorRequest.ConfigEntry
+	51, // 6: palyra.v1.AddConnectorRequest.config:type_name -> palyra.v1.AddConnectorRequest.ConfigEntry
 	16, // 7: palyra.v1.ChannelSendReply.messages:type_name -> palyra.v1.QueuedMessage
 	19, // 8: palyra.v1.ListDeadLettersReply.dead_letters:type_name -> palyra.v1.DeadLetter
 	23, // 9: palyra.v1.ListConnectorEventsReply.events:type_name -> palyra.v1.ConnectorEventLine
@@ -3153,51 +3506,58 @@ var file_palyra_v1_channels_proto_depIdxs = []int32{
 	26, // 14: palyra.v1.ConversationEvent.inbound:type_name -> palyra.v1.InboundChannelMessage
 	15, // 15: palyra.v1.ConversationEvent.sent:type_name -> palyra.v1.ChannelSendReply
 	37, // 16: palyra.v1.ListSecretsReply.secrets:type_name -> palyra.v1.Secret
-	0,  // 17: palyra.v1.ChannelsService.ListKinds:input_type -> palyra.v1.ListKindsRequest
-	6,  // 18: palyra.v1.ChannelsService.ListConnectors:input_type -> palyra.v1.ListConnectorsRequest
-	8,  // 19: palyra.v1.ChannelsService.GetConnector:input_type -> palyra.v1.GetConnectorRequest
-	9,  // 20: palyra.v1.ChannelsService.WatchConnectors:input_type -> palyra.v1.WatchConnectorsRequest
-	10, // 21: palyra.v1.ChannelsService.AddConnector:input_type -> palyra.v1.AddConnectorRequest
-	11, // 22: palyra.v1.ChannelsService.RemoveConnector:input_type -> palyra.v1.RemoveConnectorRequest
-	13, // 23: palyra.v1.ChannelsService.ControlConnector:input_type -> palyra.v1.ControlConnectorRequest
-	14, // 24: palyra.v1.ChannelsService.Send:input_type -> palyra.v1.ChannelSendRequest
-	17, // 25: palyra.v1.ChannelsService.Inject:input_type -> palyra.v1.InjectRequest
-	20, // 26: palyra.v1.ChannelsService.ListDeadLetters:input_type -> palyra.v1.ListDeadLettersRequest
-	22, // 27: palyra.v1.ChannelsService.ReplayDeadLetter:input_type -> palyra.v1.DeadLetterRequest
-	22, // 28: palyra.v1.ChannelsService.DiscardDeadLetter:input_type -> palyra.v1.DeadLetterRequest
-	24, // 29: palyra.v1.ChannelsService.ListConnectorEvents:input_type -> palyra.v1.ListConnectorEventsRequest
-	27, // 30: palyra.v1.ChannelsService.ListInbox:input_type -> palyra.v1.ListInboxRequest
-	29, // 31: palyra.v1.ChannelsService.ReadMessages:input_type -> palyra.v1.ReadMessagesRequest
-	32, // 32: palyra.v1.ChannelsService.Mutate:input_type -> palyra.v1.ChannelMutateRequest
-	34, // 33: palyra.v1.ChannelsService.Conversations:input_type -> palyra.v1.AgentMessage
-	38, // 34: palyra.v1.SecretsService.SetSecret:input_type -> palyra.v1.SetSecretRequest
-	39, // 35: palyra.v1.SecretsService.ListSecrets:input_type -> palyra.v1.ListSecretsRequest
-	41, // 36: palyra.v1.SecretsService.RemoveSecret:input_type -> palyra.v1.RemoveSecretRequest
-	1,  // 37: palyra.v1.ChannelsService.ListKinds:output_type -> palyra.v1.ListKindsReply
-	7,  // 38: palyra.v1.ChannelsService.ListConnectors:output_type -> palyra.v1.ListConnectorsReply
-	4,  // 39: palyra.v1.ChannelsService.GetConnector:output_type -> palyra.v1.Connector
-	7,  // 40: palyra.v1.ChannelsService.WatchConnectors:output_type -> palyra.v1.ListConnectorsReply
-	4,  // 41: palyra.v1.ChannelsService.AddConnector:output_type -> palyra.v1.Connector
-	12, // 42: palyra.v1.ChannelsService.RemoveConnector:output_type -> palyra.v1.RemoveConnectorReply
-	4,  // 43: palyra.v1.ChannelsService.ControlConnector:output_type -> palyra.v1.Connector
-	15, // 44: palyra.v1.ChannelsService.Send:output_type -> palyra.v1.ChannelSendReply
-	18, // 45: palyra.v1.ChannelsService.Inject:output_type -> palyra.v1.InjectReply
-	21, // 46: palyra.v1.ChannelsService.ListDeadLetters:output_type -> palyra.v1.ListDeadLettersReply
-	4,  // 47: palyra.v1.ChannelsService.ReplayDeadLetter:output_type -> palyra.v1.Connector
-	4,  // 48: palyra.v1.ChannelsService.DiscardDeadLetter:output_type -> palyra.v1.Connector
-	25, // 49: palyra.v1.ChannelsService.ListConnectorEvents:output_type -> palyra.v1.ListConnectorEventsReply
-	28, // 50: palyra.v1.ChannelsService.ListInbox:output_type -> palyra.v1.ListInboxReply
-	30, // 51: palyra.v1.ChannelsService.ReadMessages:output_type -> palyra.v1.ReadMessagesReply
-	33, // 52: palyra.v1.ChannelsService.Mutate:output_type -> palyra.v1.ChannelMutateReply
-	36, // 53: palyra.v1.ChannelsService.Conversations:output_type -> palyra.v1.ConversationEvent
-	37, // 54: palyra.v1.SecretsService.SetSecret:output_type -> palyra.v1.Secret
-	40, // 55: palyra.v1.SecretsService.ListSecrets:output_type -> palyra.v1.ListSecretsReply
-	42, // 56: palyra.v1.SecretsService.RemoveSecret:output_type -> palyra.v1.RemoveSecretReply
-	37, // [37:57] is the sub-list for method output_type
-	17, // [17:37] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	45, // 17: palyra.v1.ListPluginsReply.plugins:type_name -> palyra.v1.PluginFile
+	0,  // 18: palyra.v1.ChannelsService.ListKinds:input_type -> palyra.v1.ListKindsRequest
+	6,  // 19: palyra.v1.ChannelsService.ListConnectors:input_type -> palyra.v1.ListConnectorsRequest
+	8,  // 20: palyra.v1.ChannelsService.GetConnector:input_type -> palyra.v1.GetConnectorRequest
+	9,  // 21: palyra.v1.ChannelsService.WatchConnectors:input_type -> palyra.v1.WatchConnectorsRequest
+	10, // 22: palyra.v1.ChannelsService.AddConnector:input_type -> palyra.v1.AddConnectorRequest
+	11, // 23: palyra.v1.ChannelsService.RemoveConnector:input_type -> palyra.v1.RemoveConnectorRequest
+	13, // 24: palyra.v1.ChannelsService.ControlConnector:input_type -> palyra.v1.ControlConnectorRequest
+	14, // 25: palyra.v1.ChannelsService.Send:input_type -> palyra.v1.ChannelSendRequest
+	17, // 26: palyra.v1.ChannelsService.Inject:input_type -> palyra.v1.InjectRequest
+	20, // 27: palyra.v1.ChannelsService.ListDeadLetters:input_type -> palyra.v1.ListDeadLettersRequest
+	22, // 28: palyra.v1.ChannelsService.ReplayDeadLetter:input_type -> palyra.v1.DeadLetterRequest
+	22, // 29: palyra.v1.ChannelsService.DiscardDeadLetter:input_type -> palyra.v1.DeadLetterRequest
+	24, // 30: palyra.v1.ChannelsService.ListConnectorEvents:input_type -> palyra.v1.ListConnectorEventsRequest
+	27, // 31: palyra.v1.ChannelsService.ListInbox:input_type -> palyra.v1.ListInboxRequest
+	29, // 32: palyra.v1.ChannelsService.ReadMessages:input_type -> palyra.v1.ReadMessagesRequest
+	32, // 33: palyra.v1.ChannelsService.Mutate:input_type -> palyra.v1.ChannelMutateRequest
+	34, // 34: palyra.v1.ChannelsService.Conversations:input_type -> palyra.v1.AgentMessage
+	43, // 35: palyra.v1.ChannelsService.ListPlugins:input_type -> palyra.v1.ListPluginsRequest
+	46, // 36: palyra.v1.ChannelsService.TrustPlugin:input_type -> palyra.v1.TrustPluginRequest
+	47, // 37: palyra.v1.ChannelsService.UntrustPlugin:input_type -> palyra.v1.UntrustPluginRequest
+	38, // 38: palyra.v1.SecretsService.SetSecret:input_type -> palyra.v1.SetSecretRequest
+	39, // 39: palyra.v1.SecretsService.ListSecrets:input_type -> palyra.v1.ListSecretsRequest
+	41, // 40: palyra.v1.SecretsService.RemoveSecret:input_type -> palyra.v1.RemoveSecretRequest
+	1,  // 41: palyra.v1.ChannelsService.ListKinds:output_type -> palyra.v1.ListKindsReply
+	7,  // 42: palyra.v1.ChannelsService.ListConnectors:output_type -> palyra.v1.ListConnectorsReply
+	4,  // 43: palyra.v1.ChannelsService.GetConnector:output_type -> palyra.v1.Connector
+	7,  // 44: palyra.v1.ChannelsService.WatchConnectors:output_type -> palyra.v1.ListConnectorsReply
+	4,  // 45: palyra.v1.ChannelsService.AddConnector:output_type -> palyra.v1.Connector
+	12, // 46: palyra.v1.ChannelsService.RemoveConnector:output_type -> palyra.v1.RemoveConnectorReply
+	4,  // 47: palyra.v1.ChannelsService.ControlConnector:output_type -> palyra.v1.Connector
+	15, // 48: palyra.v1.ChannelsService.Send:output_type -> palyra.v1.ChannelSendReply
+	18, // 49: palyra.v1.ChannelsService.Inject:output_type -> palyra.v1.InjectReply
+	21, // 50: palyra.v1.ChannelsService.ListDeadLetters:output_type -> palyra.v1.ListDeadLettersReply
+	4,  // 51: palyra.v1.ChannelsService.ReplayDeadLetter:output_type -> palyra.v1.Connector
+	4,  // 52: palyra.v1.ChannelsService.DiscardDeadLetter:output_type -> palyra.v1.Connector
+	25, // 53: palyra.v1.ChannelsService.ListConnectorEvents:output_type -> palyra.v1.ListConnectorEventsReply
+	28, // 54: palyra.v1.ChannelsService.ListInbox:output_type -> palyra.v1.ListInboxReply
+	30, // 55: palyra.v1.ChannelsService.ReadMessages:output_type -> palyra.v1.ReadMessagesReply
+	33, // 56: palyra.v1.ChannelsService.Mutate:output_type -> palyra.v1.ChannelMutateReply
+	36, // 57: palyra.v1.ChannelsService.Conversations:output_type -> palyra.v1.ConversationEvent
+	44, // 58: palyra.v1.ChannelsService.ListPlugins:output_type -> palyra.v1.ListPluginsReply
+	45, // 59: palyra.v1.ChannelsService.TrustPlugin:output_type -> palyra.v1.PluginFile
+	48, // 60: palyra.v1.ChannelsService.UntrustPlugin:output_type -> palyra.v1.UntrustPluginReply
+	37, // 61: palyra.v1.SecretsService.SetSecret:output_type -> palyra.v1.Secret
+	40, // 62: palyra.v1.SecretsService.ListSecrets:output_type -> palyra.v1.ListSecretsReply
+	42, // 63: palyra.v1.SecretsService.RemoveSecret:output_type -> palyra.v1.RemoveSecretReply
+	41, // [41:64] is the sub-list for method output_type
+	18, // [18:41] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_palyra_v1_channels_proto_init() }
@@ -3220,7 +3580,7 @@ func file_palyra_v1_channels_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palyra_v1_channels_proto_rawDesc), len(file_palyra_v1_channels_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

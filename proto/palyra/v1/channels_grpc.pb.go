@@ -36,6 +36,9 @@ const (
 	ChannelsService_ReadMessages_FullMethodName        = "/palyra.v1.ChannelsService/ReadMessages"
 	ChannelsService_Mutate_FullMethodName              = "/palyra.v1.ChannelsService/Mutate"
 	ChannelsService_Conversations_FullMethodName       = "/palyra.v1.ChannelsService/Conversations"
+	ChannelsService_ListPlugins_FullMethodName         = "/palyra.v1.ChannelsService/ListPlugins"
+	ChannelsService_TrustPlugin_FullMethodName         = "/palyra.v1.ChannelsService/TrustPlugin"
+	ChannelsService_UntrustPlugin_FullMethodName       = "/palyra.v1.ChannelsService/UntrustPlugin"
 )
 
 // ChannelsServiceClient is the client API for ChannelsService service.
@@ -82,6 +85,15 @@ type ChannelsServiceClient interface {
 	// while no agent was attached first); the agent acknowledges each and sends replies.
 	// One agent at a time.
 	Conversations(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AgentMessage, ConversationEvent], error)
+	// ListPlugins lists the built-in kinds and the external plugin executables
+	// (palyra-connector-<kind> in palyrad's plugin directory) with where each stands.
+	ListPlugins(ctx context.Context, in *ListPluginsRequest, opts ...grpc.CallOption) (*ListPluginsReply, error)
+	// TrustPlugin pins an external plugin at the SHA-256 its file has now (which must be
+	// sha256 when given) and starts its connectors; palyrad checks the file again before every
+	// launch. Admin only.
+	TrustPlugin(ctx context.Context, in *TrustPluginRequest, opts ...grpc.CallOption) (*PluginFile, error)
+	// UntrustPlugin forgets a pin and stops the plugin; no connector may use it. Admin only.
+	UntrustPlugin(ctx context.Context, in *UntrustPluginRequest, opts ...grpc.CallOption) (*UntrustPluginReply, error)
 }
 
 type channelsServiceClient struct {
@@ -274,6 +286,36 @@ func (c *channelsServiceClient) Conversations(ctx context.Context, opts ...grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChannelsService_ConversationsClient = grpc.BidiStreamingClient[AgentMessage, ConversationEvent]
 
+func (c *channelsServiceClient) ListPlugins(ctx context.Context, in *ListPluginsRequest, opts ...grpc.CallOption) (*ListPluginsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPluginsReply)
+	err := c.cc.Invoke(ctx, ChannelsService_ListPlugins_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *channelsServiceClient) TrustPlugin(ctx context.Context, in *TrustPluginRequest, opts ...grpc.CallOption) (*PluginFile, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PluginFile)
+	err := c.cc.Invoke(ctx, ChannelsService_TrustPlugin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *channelsServiceClient) UntrustPlugin(ctx context.Context, in *UntrustPluginRequest, opts ...grpc.CallOption) (*UntrustPluginReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UntrustPluginReply)
+	err := c.cc.Invoke(ctx, ChannelsService_UntrustPlugin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChannelsServiceServer is the server API for ChannelsService service.
 // All implementations must embed UnimplementedChannelsServiceServer
 // for forward compatibility.
@@ -318,6 +360,15 @@ type ChannelsServiceServer interface {
 	// while no agent was attached first); the agent acknowledges each and sends replies.
 	// One agent at a time.
 	Conversations(grpc.BidiStreamingServer[AgentMessage, ConversationEvent]) error
+	// ListPlugins lists the built-in kinds and the external plugin executables
+	// (palyra-connector-<kind> in palyrad's plugin directory) with where each stands.
+	ListPlugins(context.Context, *ListPluginsRequest) (*ListPluginsReply, error)
+	// TrustPlugin pins an external plugin at the SHA-256 its file has now (which must be
+	// sha256 when given) and starts its connectors; palyrad checks the file again before every
+	// launch. Admin only.
+	TrustPlugin(context.Context, *TrustPluginRequest) (*PluginFile, error)
+	// UntrustPlugin forgets a pin and stops the plugin; no connector may use it. Admin only.
+	UntrustPlugin(context.Context, *UntrustPluginRequest) (*UntrustPluginReply, error)
 	mustEmbedUnimplementedChannelsServiceServer()
 }
 
@@ -378,6 +429,15 @@ func (UnimplementedChannelsServiceServer) Mutate(context.Context, *ChannelMutate
 }
 func (UnimplementedChannelsServiceServer) Conversations(grpc.BidiStreamingServer[AgentMessage, ConversationEvent]) error {
 	return status.Error(codes.Unimplemented, "method Conversations not implemented")
+}
+func (UnimplementedChannelsServiceServer) ListPlugins(context.Context, *ListPluginsRequest) (*ListPluginsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPlugins not implemented")
+}
+func (UnimplementedChannelsServiceServer) TrustPlugin(context.Context, *TrustPluginRequest) (*PluginFile, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrustPlugin not implemented")
+}
+func (UnimplementedChannelsServiceServer) UntrustPlugin(context.Context, *UntrustPluginRequest) (*UntrustPluginReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method UntrustPlugin not implemented")
 }
 func (UnimplementedChannelsServiceServer) mustEmbedUnimplementedChannelsServiceServer() {}
 func (UnimplementedChannelsServiceServer) testEmbeddedByValue()                         {}
@@ -688,6 +748,60 @@ func _ChannelsService_Conversations_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ChannelsService_ConversationsServer = grpc.BidiStreamingServer[AgentMessage, ConversationEvent]
 
+func _ChannelsService_ListPlugins_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPluginsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChannelsServiceServer).ListPlugins(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChannelsService_ListPlugins_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChannelsServiceServer).ListPlugins(ctx, req.(*ListPluginsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChannelsService_TrustPlugin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrustPluginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChannelsServiceServer).TrustPlugin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChannelsService_TrustPlugin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChannelsServiceServer).TrustPlugin(ctx, req.(*TrustPluginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChannelsService_UntrustPlugin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UntrustPluginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChannelsServiceServer).UntrustPlugin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChannelsService_UntrustPlugin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChannelsServiceServer).UntrustPlugin(ctx, req.(*UntrustPluginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChannelsService_ServiceDesc is the grpc.ServiceDesc for ChannelsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -754,6 +868,18 @@ var ChannelsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Mutate",
 			Handler:    _ChannelsService_Mutate_Handler,
+		},
+		{
+			MethodName: "ListPlugins",
+			Handler:    _ChannelsService_ListPlugins_Handler,
+		},
+		{
+			MethodName: "TrustPlugin",
+			Handler:    _ChannelsService_TrustPlugin_Handler,
+		},
+		{
+			MethodName: "UntrustPlugin",
+			Handler:    _ChannelsService_UntrustPlugin_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
