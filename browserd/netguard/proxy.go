@@ -602,4 +602,3 @@ func (c *limitConn) CloseWrite() error {
 	}
 	return c.Close()
 }
-
