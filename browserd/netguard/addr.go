@@ -246,7 +246,7 @@ func Classify(a netip.Addr) Class {
 		}
 		return embedded("Teredo", netip.AddrFrom4(c))
 	}
-	for _, bl := range blocks6 {
+	for _, bl := range index6[a.As16()[0]] {
 		if bl.prefix.Contains(a) {
 			return Class{Kind: bl.kind, Prefix: bl.prefix, RFC: bl.rfc}
 		}
@@ -258,12 +258,30 @@ func Classify(a netip.Addr) Class {
 }
 
 func classify4(a netip.Addr) Class {
-	for _, bl := range blocks4 {
+	for _, bl := range index4[a.As4()[0]] {
 		if bl.prefix.Contains(a) {
 			return Class{Kind: bl.kind, Prefix: bl.prefix, RFC: bl.rfc}
 		}
 	}
 	return Class{}
+}
+
+// index4 and index6 hold, for each first byte of an address, the blocks that can contain it,
+// in table order, so that Classify looks at one or two blocks rather than all of them.
+var index4, index6 = byFirstByte(blocks4), byFirstByte(blocks6)
+
+func byFirstByte(blocks []block) (idx [256][]block) {
+	for v := range 256 {
+		for _, bl := range blocks {
+			first := bl.prefix.Addr().AsSlice()[0]
+			bits := min(bl.prefix.Bits(), 8)
+			mask := byte(0xff << (8 - bits))
+			if byte(v)&mask == first&mask {
+				idx[v] = append(idx[v], bl)
+			}
+		}
+	}
+	return idx
 }
 
 func embedded(via string, v4 netip.Addr) Class {

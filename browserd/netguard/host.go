@@ -180,29 +180,42 @@ func unhex(c byte) int {
 }
 
 // forbiddenDomain is the WHATWG forbidden domain code point set, restricted to ASCII (IDNA
-// output is ASCII).
-func forbiddenDomain(c byte) bool {
-	if c <= 0x20 || c == 0x7f || c >= 0x80 {
-		return true
+// output is ASCII), plus everything above ASCII.
+func forbiddenDomain(c byte) bool { return forbidden[c] }
+
+var forbidden = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c <= 0x20 || c >= 0x7f || strings.IndexByte("#%/:<>?@[\\]^|", byte(c)) >= 0
 	}
-	return strings.IndexByte("#%/:<>?@[\\]^|", c) >= 0
-}
+	return t
+}()
 
 // endsInNumber is the WHATWG "ends in a number checker".
 func endsInNumber(s string) bool {
-	parts := strings.Split(s, ".")
-	if parts[len(parts)-1] == "" {
-		if len(parts) == 1 {
+	last := s
+	if strings.HasSuffix(last, ".") {
+		if len(last) == 1 {
 			return false
 		}
-		parts = parts[:len(parts)-1]
+		last = last[:len(last)-1]
 	}
-	last := parts[len(parts)-1]
-	if last != "" && strings.Trim(last, "0123456789") == "" {
+	if i := strings.LastIndexByte(last, '.'); i >= 0 {
+		last = last[i+1:]
+	}
+	if last != "" && allDigits(last) {
 		return true
 	}
 	_, ok := parseIPv4Number(last)
 	return ok
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseIPv4 is the WHATWG IPv4 parser.
