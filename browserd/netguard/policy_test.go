@@ -203,3 +203,32 @@ func BenchmarkCheckURL(b *testing.B) {
 		})
 	}
 }
+
+// FuzzCheckURL checks that CheckURL never panics, that its refusals are *RefusedError, and that
+// a URL the default policy lets through never names a special address.
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{
+		"https://example.com/", "http://127.1/", "http://[::ffff:127.0.0.1]:80/", "about:blank",
+		"http://user@host/", "file:///etc/passwd", "http://0x7f.1/", "http:example.com",
+		"https://bücher.example/", "http://[fe80::1%25eth0]/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		tg, err := Policy{}.CheckURL(raw)
+		if err != nil {
+			var re *RefusedError
+			if !errors.As(err, &re) {
+				t.Fatalf("CheckURL(%q) = %v, not a *RefusedError", raw, err)
+			}
+			_ = re.Error()
+			return
+		}
+		if tg.Host.IsAddr() && Classify(tg.Host.Addr).Special() {
+			t.Fatalf("CheckURL(%q) let %v through", raw, tg.Host.Addr)
+		}
+		if tg.Scheme != "http" && tg.Scheme != "https" && tg.Scheme != "about" {
+			t.Fatalf("CheckURL(%q) let scheme %q through", raw, tg.Scheme)
+		}
+	})
+}

@@ -568,12 +568,13 @@ func TestProxyMaxConns(t *testing.T) {
 
 func TestProxyTunnelIdle(t *testing.T) {
 	echo := startEcho(t)
-	p, _ := startProxy(t, ProxyConfig{Policy: Policy{Allow: Loopback}, IdleTimeout: 150 * time.Millisecond})
+	const idleTimeout = 300 * time.Millisecond
+	p, _ := startProxy(t, ProxyConfig{Policy: Policy{Allow: Loopback}, IdleTimeout: idleTimeout})
 
 	busy := openTunnel(t, p, echo)
-	for range 8 { // 400 ms of traffic, longer than the idle timeout
+	for start := time.Now(); time.Since(start) < 2*idleTimeout; { // traffic for longer than the timeout
 		echoOnce(t, busy, "ping")
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(idleTimeout / 10)
 	}
 
 	idle := openTunnel(t, p, echo)
@@ -583,8 +584,8 @@ func TestProxyTunnelIdle(t *testing.T) {
 	if n, err := idle.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("idle tunnel still open, read %d bytes", n)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("idle tunnel closed after %v, want about 150ms", d)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("idle tunnel closed after %v, want about %v", d, idleTimeout)
 	}
 }
 
