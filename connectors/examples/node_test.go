@@ -14,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+
 	"github.com/palyra/palyra/connectors"
 	"github.com/palyra/palyra/connectors/conformance"
 	"github.com/palyra/palyra/connectors/host"
+	"github.com/palyra/palyra/connectors/plugin"
 	"github.com/palyra/palyra/connectors/providers/echo"
 	"github.com/palyra/palyra/connectors/providers/echo/echotest"
 )
@@ -280,6 +284,31 @@ func TestNodeEchoLedgerOutlivesTheProcess(t *testing.T) {
 	}
 	if data, err := os.ReadFile(ledger); err != nil || string(data) != msg.IdempotencyKey+"\n" {
 		t.Fatalf("ledger = %q, %v", data, err)
+	}
+}
+
+// Through go-plugin's own client: the health check go-plugin pings answers, and the
+// controller's Shutdown ends the process cleanly, before go-plugin would kill it.
+func TestNodeEchoHealthAndShutdown(t *testing.T) {
+	cmd := exec.Command(nodeEcho(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	client := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig: plugin.Handshake, Plugins: plugin.Plugins(), Cmd: cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC}, AutoMTLS: true, SkipHostEnv: true,
+		Logger: hclog.NewNullLogger(),
+	})
+	defer client.Kill()
+	rpc, err := client.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rpc.Ping(); err != nil {
+		t.Fatalf("health check: %v", err)
+	}
+	start := time.Now()
+	client.Kill()
+	if took := time.Since(start); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 0 || took > time.Second {
+		t.Fatalf("after Shutdown (%v): %v, want a clean exit", took, cmd.ProcessState)
 	}
 }
 
