@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and benchmarking need on a fresh Debian machine:
-# protoc (Debian), the protoc Go plugins and `just` into ./bin, tmux for the end-to-end test.
+# protoc (Debian), the protoc Go plugins and `just` into ./bin, tmux for the end-to-end test,
+# and the npm packages of the Node example connector plugin (connectors/examples/node-echo).
 # Idempotent: anything already present is skipped. Pass --bench to also install supervisord,
 # the peer that `just bench` measures beside us.
 set -euo pipefail
@@ -36,4 +37,18 @@ elif [[ ! -x bin/just ]]; then
   (cd "$tmp" && npm install --silent --no-fund --no-audit rust-just-linux-x64@1.58.0 >/dev/null)
   cp "$tmp/node_modules/rust-just-linux-x64/bin/just" bin/just
   rm -rf "$tmp"
+fi
+
+# The Node example connector plugin's npm packages, for its tests (which skip without them,
+# and fail under CI=1). Installed again only when its package-lock.json changes.
+node_echo=connectors/examples/node-echo
+if command -v npm >/dev/null; then
+  lock_sum=$(sha256sum "$node_echo/package-lock.json" | cut -d' ' -f1)
+  if [[ "$(cat "$node_echo/node_modules/.palyra-lock-sha256" 2>/dev/null)" != "$lock_sum" ]]; then
+    if npm ci --prefix "$node_echo" --silent --no-fund --no-audit --ignore-scripts >/dev/null; then
+      echo "$lock_sum" >"$node_echo/node_modules/.palyra-lock-sha256"
+    else
+      echo "install-tools: npm ci in $node_echo failed; the Node example connector's tests will skip" >&2
+    fi
+  fi
 fi
