@@ -2,6 +2,9 @@ module github.com/palyra/palyra
 
 go 1.26.0
 
+// npm packages of the Node.js example plugin, installed by scripts/install-tools.sh.
+ignore ./connectors/examples/node-echo/node_modules
+
 require (
 	charm.land/bubbles/v2 v2.2.1
 	charm.land/bubbletea/v2 v2.0.10

@@ -16,9 +16,10 @@ type connectorJSON struct {
 	Readiness string `json:"readiness"`
 	Detail    string `json:"detail"`
 	Plugin    struct {
-		PID      int    `json:"pid"`
-		Restarts int    `json:"restarts"`
-		State    string `json:"state"`
+		PID       int    `json:"pid"`
+		Restarts  int    `json:"restarts"`
+		State     string `json:"state"`
+		LastError string `json:"last_error"`
 	} `json:"plugin"`
 	Queued      int    `json:"queued"`
 	DeadLetters int    `json:"dead_letters"`

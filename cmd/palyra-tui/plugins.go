@@ -60,14 +60,10 @@ func newChannelsPluginsCmd(g *globals) *cobra.Command {
 					pinned = ago(p.GetPinnedUnixMs(), now) + " by " + clean(p.GetPinnedBy())
 				}
 				path := clean(p.GetPath())
-				if path == "" {
+				if p.GetPath() == "" {
 					path = "(palyrad)"
 				}
-				note := clean(p.GetProblem())
-				if note == "" {
-					note = "-"
-				}
-				rows = append(rows, []string{clean(p.GetKind()), clean(p.GetState()), path, sum, pinned, note})
+				rows = append(rows, []string{clean(p.GetKind()), clean(p.GetState()), path, sum, pinned, clean(p.GetProblem())})
 			}
 			writeTable(w, tableWidth(w), []column{{header: "KIND"}, {header: "STATE"}, {header: "PATH", min: 12}, {header: "SHA-256"},
 				{header: "TRUSTED"}, {header: "NOTE", min: 16, last: true}}, rows)
