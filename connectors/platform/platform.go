@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,11 +87,13 @@ type Platform struct {
 
 // runtime is what the platform knows of an instance beyond its stored record.
 type runtime struct {
-	provider connectors.Provider
-	kind     string
-	status   connectors.Status
-	enabled  bool
-	paused   bool
+	provider      connectors.Provider
+	kind          string
+	status        connectors.Status
+	enabled       bool
+	paused        bool
+	startFailures int // starts failed in a row
+	starts        int // starts begun, so a late one does not overwrite a newer one's status
 }
 
 // New returns a platform over cfg; nothing runs until Run.
@@ -211,19 +214,62 @@ func (p *Platform) setRuntime(id string, rt *runtime) {
 	p.poke()
 }
 
-// start describes the provider and starts the instance in it, recording its status.
+// start describes the provider and starts the instance in it, recording its status. A
+// start that fails (the provider unreachable, its plugin down) is tried again with backoff
+// while the instance stays enabled.
 func (p *Platform) start(ctx context.Context, in outbox.Instance, plug Plugin) {
-	st, err := p.startIn(ctx, in, plug)
-	if err != nil {
-		st = connectors.Status{Readiness: connectors.Starting, Detail: "the connector did not start: " + err.Error()}
-	}
 	p.mu.Lock()
-	if rt := p.runtime[in.ID]; rt != nil {
-		rt.status = st
+	rt := p.runtime[in.ID]
+	var attempt int
+	if rt != nil {
+		rt.starts++
+		attempt = rt.starts
 	}
 	p.mu.Unlock()
-	p.event(in.ID, "instance.started", "info", fmt.Sprintf("readiness %s %s", st.Readiness, st.Detail))
+	st, err := p.startIn(ctx, in, plug)
+	p.mu.Lock()
+	if rt == nil || p.runtime[in.ID] != rt || rt.starts != attempt {
+		p.mu.Unlock() // removed, or started again meanwhile: the later start says how it went
+		return
+	}
+	var retryIn time.Duration
+	if err != nil {
+		rt.startFailures++
+		retryIn = min(p.cfg.BackoffBase<<min(rt.startFailures-1, 16), p.cfg.BackoffMax)
+		st = connectors.Status{Readiness: connectors.Starting,
+			Detail: fmt.Sprintf("the connector did not start: %v; trying again in %s", err, retryIn)}
+	} else {
+		rt.startFailures = 0
+	}
+	rt.status = st
+	p.mu.Unlock()
+	level := "info"
+	if err != nil {
+		level = "warn"
+	}
+	p.event(in.ID, "instance.started", level, strings.TrimSpace(fmt.Sprintf("readiness %s %s", st.Readiness, st.Detail)))
 	p.poke()
+	if err != nil && ctx.Err() == nil {
+		p.work.Go(func() { p.retryStart(ctx, in, plug, rt, attempt, retryIn) })
+	}
+}
+
+// retryStart starts the instance again after wait, unless it was stopped, removed,
+// restarted or reconfigured meanwhile.
+func (p *Platform) retryStart(ctx context.Context, in outbox.Instance, plug Plugin, rt *runtime, attempt int, wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	p.mu.Lock()
+	current := p.runtime[in.ID] == rt && rt.starts == attempt && rt.enabled && p.plugins[in.Kind] == plug
+	p.mu.Unlock()
+	if current {
+		p.start(ctx, in, plug)
+	}
 }
 
 func (p *Platform) startIn(ctx context.Context, in outbox.Instance, plug Plugin) (connectors.Status, error) {

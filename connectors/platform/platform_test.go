@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,5 +211,64 @@ func TestGetShowsTheProvidersCurrentFacts(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("delivered %d of 3", v.Counts.Delivered)
 		}
+	}
+}
+
+// unreachable is Echo whose Start fails until up is set, as a provider whose service is
+// out of reach.
+type unreachable struct {
+	*echo.Provider
+	up     atomic.Bool
+	starts atomic.Int32
+}
+
+func (u *unreachable) Start(ctx context.Context, inst connectors.Instance) (connectors.Status, error) {
+	u.starts.Add(1)
+	if !u.up.Load() {
+		return connectors.Status{}, errors.New("cannot reach the service")
+	}
+	return u.Provider.Start(ctx, inst)
+}
+
+// A start that fails is tried again with backoff until it works, and not once the
+// connector is disabled.
+func TestAFailedStartIsTriedAgain(t *testing.T) {
+	st, err := outbox.Open(filepath.Join(t.TempDir(), outbox.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := &unreachable{Provider: echo.New("test")}
+	p := platform.New(platform.Config{Store: st, Plugins: map[string]platform.Plugin{echo.Kind: platform.InProcess(echo.Kind, prov)},
+		BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	if _, err := p.Add(context.Background(), "echo:a", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, p, "echo:a", "a few tries", func(v platform.View) bool {
+		return prov.starts.Load() >= 3 && v.Readiness == connectors.Starting && strings.Contains(v.Detail, "trying again in")
+	})
+	prov.up.Store(true)
+	waitView(t, p, "echo:a", "ready once reachable", func(v platform.View) bool { return v.Readiness == connectors.Ready })
+	if _, err := p.Send(context.Background(), "echo:a", platform.Outbound{ConversationID: "c", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, p, "echo:a", "delivered", func(v platform.View) bool { return v.Counts.Delivered == 1 })
+
+	prov.up.Store(false)
+	if _, err := p.Restart(context.Background(), "echo:a"); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, p, "echo:a", "failing again", func(v platform.View) bool { return strings.Contains(v.Detail, "trying again") })
+	if _, err := p.SetEnabled(context.Background(), "echo:a", false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a retry already due may still run
+	before := prov.starts.Load()
+	time.Sleep(100 * time.Millisecond) // several backoffs
+	if after := prov.starts.Load(); after != before {
+		t.Fatalf("%d starts after the connector was disabled", after-before)
 	}
 }

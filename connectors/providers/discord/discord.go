@@ -10,6 +10,7 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -174,7 +175,7 @@ func (p *Provider) Start(ctx context.Context, inst connectors.Instance) (connect
 	user, err := in.currentUser(ctx)
 	if err != nil {
 		in.close()
-		return in.startFailure(err), nil
+		return in.startFailure(err)
 	}
 	in.botID, in.botName = user.ID, displayName(user.Username, user.GlobalName, nil)
 	if in.inbound {
@@ -183,7 +184,7 @@ func (p *Provider) Start(ctx context.Context, inst connectors.Instance) (connect
 			gb, err := in.gatewayBot(ctx)
 			if err != nil {
 				in.close()
-				return in.startFailure(err), nil
+				return in.startFailure(err)
 			}
 			gwURL = gb.URL
 		}
@@ -352,15 +353,18 @@ func (in *instance) gatewayBot(ctx context.Context) (*discord.GatewayBot, error)
 }
 
 // startFailure is the status of a Start that Discord answered with err.
-func (in *instance) startFailure(err error) connectors.Status {
+// startFailure says what a failed first call means: a refused token or a wrong api_url
+// needs the operator; Discord out of reach is an error, which palyrad meets by trying
+// again with backoff.
+func (in *instance) startFailure(err error) (connectors.Status, error) {
 	c := classify(err)
 	switch {
 	case c.status == http.StatusUnauthorized || c.status == http.StatusForbidden:
-		return connectors.Status{Readiness: connectors.AuthFailed, Detail: "Discord refused the bot token (" + c.reason + "): reset it in the Developer Portal (Bot → Reset Token), store it again and restart the connector"}
+		return connectors.Status{Readiness: connectors.AuthFailed, Detail: "Discord refused the bot token (" + c.reason + "): reset it in the Developer Portal (Bot → Reset Token), store it again and restart the connector"}, nil
 	case c.status != 0:
-		return connectors.Status{Readiness: connectors.Misconfigured, Detail: "Discord answered " + c.reason + "; is api_url Discord's API?"}
+		return connectors.Status{Readiness: connectors.Misconfigured, Detail: "Discord answered " + c.reason + "; is api_url Discord's API?"}, nil
 	}
-	return connectors.Status{Readiness: connectors.Starting, Detail: "cannot reach Discord: " + c.reason + "; restart the connector to try again"}
+	return connectors.Status{}, errors.New("cannot reach Discord: " + c.reason)
 }
 
 func (in *instance) status() connectors.Status {

@@ -58,6 +58,11 @@ func TestStartRefusals(t *testing.T) {
 			t.Errorf("%s: the detail shows the token: %q", tc.name, st.Detail)
 		}
 	}
+	// Discord out of reach is an error, which palyrad meets by trying again.
+	closed := map[string]string{"token": "x", "api_url": "http://127.0.0.1:1/api/v10", "inbound": "false"}
+	if st, err := p.Start(ctxFor(t), connectors.Instance{ID: "discord:x", Config: closed, Credentials: map[string][]byte{"token": []byte(s.Token())}}); err == nil || !strings.Contains(err.Error(), "cannot reach Discord") {
+		t.Errorf("Start with Discord out of reach = %+v, %v; want an error", st, err)
+	}
 	if got := p.Instances(); len(got) != 0 {
 		t.Fatalf("refused instances kept: %v", got)
 	}
