@@ -483,9 +483,10 @@ func newChannelsDeadCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var before uint64
 	cmd := &cobra.Command{
-		Use:   "dead ID",
-		Short: "List a connector's dead letters, newest first (a page of 50; --before pages on)",
-		Args:  exactArgs(1),
+		Use:     "dead ID",
+		Aliases: []string{"dead-letters"},
+		Short:   "List a connector's dead letters, newest first (a page of 50; --before pages on)",
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.ListDeadLettersReply, error) {
 				return gw.Channels.ListDeadLetters(ctx, &palyrav1.ListDeadLettersRequest{Id: args[0], Before: before})
@@ -567,9 +568,10 @@ func newChannelsEventsCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var before uint64
 	cmd := &cobra.Command{
-		Use:   "events ID",
-		Short: "A connector's event log, newest first (a page of 50; --before pages on)",
-		Args:  exactArgs(1),
+		Use:     "events ID",
+		Aliases: []string{"logs"},
+		Short:   "A connector's event log, newest first (a page of 50; --before pages on)",
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reply, err := callGateway(cmd, g, func(ctx context.Context, gw *gateway) (*palyrav1.ListConnectorEventsReply, error) {
 				return gw.Channels.ListConnectorEvents(ctx, &palyrav1.ListConnectorEventsRequest{Id: args[0], Before: before})
