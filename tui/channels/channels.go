@@ -62,8 +62,11 @@ type Model struct {
 	conn          gateway.Conn
 
 	connectors []*palyrav1.Connector // by id
-	agent      bool
-	loaded     bool
+	// waiting are the plugin executables palyrad will not run yet (untrusted, changed,
+	// unsafe, missing), read when the pane is shown.
+	waiting []*palyrav1.PluginFile
+	agent   bool
+	loaded  bool
 	// unavailable says why palyrad sends no connectors (it runs none, or is older), while
 	// the rest of the gateway works.
 	unavailable string
@@ -168,7 +171,25 @@ func (m *Model) Focus() tea.Cmd {
 	if !m.ticking {
 		cmds = append(cmds, m.tickOnly())
 	}
+	if m.conn.Connected() {
+		cmds = append(cmds, loadPlugins(m.conn.Channels))
+	}
 	return tea.Batch(cmds...)
+}
+
+// pluginsMsg is palyrad's list of connector plugins.
+type pluginsMsg struct{ plugins []*palyrav1.PluginFile }
+
+func loadPlugins(api gateway.Channels) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		plugins, err := api.Plugins(ctx)
+		if err != nil {
+			return nil // an older palyrad, or a token that may not read them: nothing to say
+		}
+		return pluginsMsg{plugins}
+	}
 }
 
 // Blur marks the pane hidden.
@@ -225,6 +246,15 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			cmd = m.loadDetail()
 		}
 		return m, tea.Batch(status.Info(msg.notice), cmd)
+	case pluginsMsg:
+		m.waiting = nil
+		for _, p := range msg.plugins {
+			switch p.GetState() {
+			case "untrusted", "changed", "unsafe", "missing":
+				m.waiting = append(m.waiting, p)
+			}
+		}
+		return m, nil
 	case kindsMsg:
 		if msg.err != nil {
 			return m, status.Error(errors.New("connector kinds: " + gateway.Explain(msg.err)))

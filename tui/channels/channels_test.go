@@ -30,6 +30,7 @@ type fakeChannels struct {
 	mu      sync.Mutex
 	calls   []string
 	kinds   []*palyrav1.ConnectorKind
+	plugins []*palyrav1.PluginFile
 	dead    []*palyrav1.DeadLetter
 	events  []*palyrav1.ConnectorEventLine
 	secrets map[string][]byte
@@ -46,6 +47,10 @@ func (f *fakeChannels) record(format string, args ...any) error {
 
 func (f *fakeChannels) WatchConnectors(context.Context) (gateway.ConnectorWatch, error) {
 	return nil, errors.New("the pane does not watch; the root does")
+}
+
+func (f *fakeChannels) Plugins(context.Context) ([]*palyrav1.PluginFile, error) {
+	return f.plugins, f.record("plugins")
 }
 
 func (f *fakeChannels) Kinds(context.Context) ([]*palyrav1.ConnectorKind, error) {
@@ -387,3 +392,29 @@ func TestSummaryForTheCockpit(t *testing.T) {
 
 // isTick is the pane's own clock, which the tests drive on their own.
 func isTick(msg tea.Msg) bool { _, ok := msg.(TickMsg); return ok }
+
+// Plugins palyrad will not run are named above the list, with where to look.
+func TestPluginsNotRunAreNamed(t *testing.T) {
+	h := newHarness(t, 160, 24, false)
+	h.api.plugins = []*palyrav1.PluginFile{
+		{Kind: "echo", State: "built-in"},
+		{Kind: "matrix", State: "untrusted"},
+		{Kind: "node-echo", State: "trusted"},
+		{Kind: "slack", State: "changed"},
+	}
+	h.Run(h.m.Focus())
+	line := ""
+	for _, l := range strings.Split(h.view(), "\n") {
+		if strings.Contains(l, "plugins not run") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "matrix untrusted, slack changed") || strings.Contains(line, "echo") || !strings.Contains(line, "channels plugins") {
+		t.Fatalf("the hint: %q\n%s", line, h.view())
+	}
+	h.api.plugins = h.api.plugins[:1]
+	h.Run(h.m.Focus())
+	if strings.Contains(h.view(), "plugins not run") {
+		t.Fatalf("the hint stays once every plugin runs:\n%s", h.view())
+	}
+}

@@ -46,6 +46,10 @@ func (m Model) listLines(h int) []string {
 		return []string{m.styles.Muted.Render("waiting for palyrad's connectors…")}
 	}
 	lines := []string{m.summaryLine()}
+	if hint := m.pluginHint(); hint != "" {
+		lines = append(lines, hint)
+		h--
+	}
 	if len(m.connectors) == 0 {
 		hint := "No connectors yet."
 		if m.conn.Can("channels.operate") {
@@ -63,6 +67,22 @@ func (m Model) listLines(h int) []string {
 			" with its queue, dead letters and events? ")+m.styles.Strong.Render("y")+" / "+m.styles.Strong.Render("n"))
 	}
 	return lines
+}
+
+// pluginHint names the plugins palyrad will not run yet and the command that says why.
+func (m Model) pluginHint() string {
+	if len(m.waiting) == 0 {
+		return ""
+	}
+	var names []string
+	for _, p := range m.waiting[:min(len(m.waiting), 3)] {
+		names = append(names, textsafe.Clean(p.GetKind())+" "+textsafe.Clean(p.GetState()))
+	}
+	if n := len(m.waiting) - len(names); n > 0 {
+		names = append(names, fmt.Sprintf("%d more", n))
+	}
+	return m.styles.Busy.Render("plugins not run: "+strings.Join(names, ", ")) +
+		m.styles.Muted.Render(" (palyra-tui channels plugins says why; channels trust KIND runs one)")
 }
 
 func (m Model) summaryLine() string {

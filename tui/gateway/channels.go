@@ -26,6 +26,8 @@ type Channels interface {
 	Replay(ctx context.Context, id string, seq uint64) (*palyrav1.Connector, error)
 	Discard(ctx context.Context, id string, seq uint64) (*palyrav1.Connector, error)
 	SetSecret(ctx context.Context, name string, value []byte) (*palyrav1.Secret, error)
+	// Plugins lists the built-in kinds and the plugin executables palyrad found.
+	Plugins(ctx context.Context) ([]*palyrav1.PluginFile, error)
 }
 
 // ConnectorWatch is an open WatchConnectors stream.
@@ -85,4 +87,9 @@ func (g grpcChannels) Discard(ctx context.Context, id string, seq uint64) (*paly
 
 func (g grpcChannels) SetSecret(ctx context.Context, name string, value []byte) (*palyrav1.Secret, error) {
 	return g.c.Secrets.SetSecret(ctx, &palyrav1.SetSecretRequest{Name: name, Value: value})
+}
+
+func (g grpcChannels) Plugins(ctx context.Context) ([]*palyrav1.PluginFile, error) {
+	r, err := g.c.Channels.ListPlugins(ctx, &palyrav1.ListPluginsRequest{})
+	return r.GetPlugins(), err
 }
