@@ -76,6 +76,8 @@ type Store struct {
 	now  func() time.Time
 	// maxPending is MaxPending, smaller in tests.
 	maxPending int
+	// syncEach commits every write, and every result of a settle, in its own transaction.
+	syncEach bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -86,7 +88,7 @@ type Store struct {
 
 type op struct {
 	apply func(*txn) error
-	err   chan error
+	done  func(error) // called by the writer with the op's result once it is on disk
 }
 
 // txn is one group commit's transaction, with the instance records its ops touched: each is
@@ -101,6 +103,9 @@ type txn struct {
 // instance returns the record of id, read once per commit; ErrNotFound if there is none.
 func (t *txn) instance(id string) (*Instance, error) {
 	if in, ok := t.instances[id]; ok {
+		if in == nil { // removed in this commit
+			return nil, fmt.Errorf("connector %s: %w", id, ErrNotFound)
+		}
 		return in, nil
 	}
 	var in Instance
@@ -133,13 +138,24 @@ type refusal struct{ error }
 
 func refuse(err error) error { return refusal{err} }
 
+// Options tune a Store; the zero value is what palyrad uses.
+type Options struct {
+	// SyncEach gives every write, and every result a settle records, a transaction (two
+	// fsyncs) of its own instead of a share of a group commit: the design the group commit
+	// replaces, kept to measure against.
+	SyncEach bool
+}
+
 // Open opens or creates the store at path (see boltfile for the errors).
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Store, error) {
 	f, err := boltfile.Open(path, setUp)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{file: f, db: f.DB, ops: make(chan *op, maxBatch), done: make(chan struct{}), now: time.Now, maxPending: MaxPending}
+	s := &Store{file: f, db: f.DB, ops: make(chan *op, maxBatch), done: make(chan struct{}), now: time.Now, maxPending: MaxPending, syncEach: o.SyncEach}
 	go s.writer()
 	return s, nil
 }
@@ -176,30 +192,43 @@ func (s *Store) Close() error {
 
 // write runs apply in the next group commit and returns when it is on disk.
 func (s *Store) write(ctx context.Context, apply func(*txn) error) error {
-	o := &op{apply: apply, err: make(chan error, 1)}
+	result := make(chan error, 1)
+	if err := s.submit(ctx, apply, func(err error) { result <- err }); err != nil {
+		return err
+	}
+	// Once queued the op will commit or fail; waiting for it keeps the caller's view true.
+	return <-result
+}
+
+// submit queues apply for the next group commit and returns once it is queued; done is
+// called on the writer with its result once that is on disk (or failed). Ops commit in the
+// order they were queued: one is never on disk while an op queued before it is not.
+func (s *Store) submit(ctx context.Context, apply func(*txn) error, done func(error)) error {
+	o := &op{apply: apply, done: done}
 	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
 	if s.closed {
-		s.closeMu.RUnlock()
 		return ErrClosed
 	}
 	select {
 	case s.ops <- o:
+		return nil
 	case <-ctx.Done():
-		s.closeMu.RUnlock()
 		return ctx.Err()
 	}
-	s.closeMu.RUnlock()
-	// Once queued the op will commit or fail; waiting for it keeps the caller's view true.
-	return <-o.err
 }
 
 func (s *Store) writer() {
 	defer close(s.done)
+	limit := maxBatch
+	if s.syncEach {
+		limit = 1
+	}
 	batch := make([]*op, 0, maxBatch)
 	for first := range s.ops {
 		batch = append(batch[:0], first)
 	fill:
-		for len(batch) < maxBatch {
+		for len(batch) < limit {
 			select {
 			case o, ok := <-s.ops:
 				if !ok {
@@ -236,9 +265,9 @@ func (s *Store) commit(batch []*op) {
 	})
 	for i, o := range batch {
 		if err != nil {
-			o.err <- err
+			o.done(err)
 		} else {
-			o.err <- results[i]
+			o.done(results[i])
 		}
 	}
 }
