@@ -488,6 +488,14 @@ type inProcess struct {
 	started time.Time
 }
 
+// SendBatch is the provider's, or ErrUnsupported if it sends one message at a time.
+func (p inProcess) SendBatch(ctx context.Context, msgs []connectors.Outgoing) ([]connectors.Outcome, error) {
+	if bs, ok := p.Provider.(connectors.BatchSender); ok {
+		return bs.SendBatch(ctx, msgs)
+	}
+	return nil, connectors.ErrUnsupported
+}
+
 func (p inProcess) Run(ctx context.Context) { <-ctx.Done() }
 func (p inProcess) Facts() host.Facts {
 	return host.Facts{Kind: p.kind, PID: os.Getpid(), StartedAt: p.started}
