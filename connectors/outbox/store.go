@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -227,21 +228,37 @@ func (s *Store) writer() {
 	batch := make([]*op, 0, maxBatch)
 	for first := range s.ops {
 		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < limit {
+		// Take what waits; then, while yielding the processor brings more (writers woken
+		// by the last commit queueing their next write), take that too: a commit costs
+		// the same two fsyncs however much it carries.
+		for yields := 0; len(batch) < limit; {
 			select {
 			case o, ok := <-s.ops:
 				if !ok {
-					break fill
+					yields = maxYields
+					break
 				}
 				batch = append(batch, o)
+				continue
 			default:
-				break fill
+			}
+			if yields >= maxYields {
+				break
+			}
+			yields++
+			before := len(s.ops)
+			runtime.Gosched()
+			if len(s.ops) == before {
+				yields = maxYields
 			}
 		}
 		s.commit(batch)
 	}
 }
+
+// maxYields bounds how often the writer yields the processor to let more writes come
+// before it commits.
+const maxYields = 8
 
 func (s *Store) commit(batch []*op) {
 	results := make([]error, len(batch))

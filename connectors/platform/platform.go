@@ -63,18 +63,19 @@ type Platform struct {
 	wake chan struct{}
 	work sync.WaitGroup // sends and starts in flight
 
-	mu      sync.Mutex
-	runtime map[string]*runtime // by instance id
-	queues  map[string]*queue
-	running map[string]bool                   // kinds whose plugin runs
-	kinds   map[string]connectors.Description // what each kind's plugin said of itself
-	runCtx  context.Context
-	started chan struct{} // closed once Run has set runCtx
-	inbound chan struct{} // closed and replaced when the inbox gains a message
-	changed chan struct{} // closed and replaced when anything an operator sees changes
-	agent   bool
-	unacked map[inboxKey]bool // inbound messages the agent has and has not acknowledged
-	acks    chan struct{}     // the agent acknowledged something
+	mu       sync.Mutex
+	runtime  map[string]*runtime // by instance id
+	queues   map[string]*queue
+	running  map[string]bool                   // kinds whose plugin runs
+	kinds    map[string]connectors.Description // what each kind's plugin said of itself
+	runCtx   context.Context
+	started  chan struct{} // closed once Run has set runCtx
+	inbound  chan struct{} // closed and replaced when the inbox gains a message
+	changed  chan struct{} // closed and replaced when anything an operator sees changes
+	agent    bool
+	heldText int               // bytes of text the schedule's items hold (see item.env)
+	unacked  map[inboxKey]bool // inbound messages the agent has and has not acknowledged
+	acks     chan struct{}     // the agent acknowledged something
 }
 
 // runtime is what the platform knows of an instance beyond its stored record.
@@ -325,6 +326,15 @@ func (p *Platform) Remove(ctx context.Context, id string) error {
 	p.mu.Lock()
 	rt := p.runtime[id]
 	delete(p.runtime, id)
+	if q := p.queues[id]; q != nil {
+		for _, c := range q.convs {
+			for _, it := range c.items {
+				if it.env != nil {
+					p.heldText -= len(it.env.Text)
+				}
+			}
+		}
+	}
 	delete(p.queues, id)
 	p.mu.Unlock()
 	if rt != nil && rt.provider != nil {
@@ -439,10 +449,18 @@ func (p *Platform) Send(ctx context.Context, id string, m Outbound) ([]outbox.En
 	}
 	p.mu.Lock()
 	q := p.queueFor(id)
-	for _, r := range res {
-		if r.Err == nil && !r.Duplicate {
-			q.add(&item{seq: r.Seq, conversation: m.ConversationID, nextAt: p.now()})
+	for i, r := range res {
+		if r.Err != nil || r.Duplicate {
+			continue
 		}
+		it := &item{seq: r.Seq, conversation: m.ConversationID, nextAt: p.now()}
+		if p.heldText+len(envs[i].Text) <= maxHeldText {
+			e := envs[i]
+			e.Seq = r.Seq
+			it.env = &e
+			p.heldText += len(e.Text)
+		}
+		q.add(it)
 	}
 	p.mu.Unlock()
 	p.poke()

@@ -20,7 +20,13 @@ type item struct {
 	conversation string
 	attempts     int
 	nextAt       time.Time
+	// env is the envelope as it was queued, held while the platform's items hold little
+	// text in all (maxHeldText), so that its first send needs no read; nil: read it.
+	env *outbox.Envelope
 }
+
+// maxHeldText bounds the text the schedule's items hold, summed over every instance.
+const maxHeldText = 32 << 20
 
 // queue is one instance's schedule. Messages of one conversation go one at a time, in
 // the order they were queued (a retry holds its conversation until it is due again);
@@ -191,6 +197,9 @@ func (p *Platform) dispatchDue(ctx context.Context) time.Duration {
 			if it == nil {
 				break
 			}
+			if it.env != nil {
+				p.heldText -= len(it.env.Text)
+			}
 			items = append(items, it)
 		}
 		if len(items) > 0 {
@@ -222,27 +231,38 @@ type sending struct {
 // goroutine of its own if the provider takes batches, else each with Send on its own
 // goroutine. The items are of different conversations (a conversation has one in flight).
 func (p *Platform) startSends(ctx context.Context, instance string, provider connectors.Provider, items []*item) {
-	seqs := make([]uint64, len(items))
-	for i, it := range items {
-		seqs[i] = it.seq
-	}
-	envs, err := p.cfg.Store.Envelopes(seqs)
-	if err != nil {
-		p.cfg.Logger.Error("read queued messages", "instance", instance, "err", err)
-		p.finished(instance, items...)
-		return
-	}
 	sends := make([]sending, 0, len(items))
-	var gone []*item
-	j := 0
+	var seqs []uint64
 	for _, it := range items {
-		// Envelopes come back in the order asked for, without the ones no longer queued.
-		if j < len(envs) && envs[j].Seq == it.seq {
-			sends = append(sends, sending{it, envs[j]})
-			j++
+		if it.env != nil {
+			sends = append(sends, sending{it, *it.env})
+			it.env = nil // a retry reads it
 			continue
 		}
-		gone = append(gone, it) // removed or discarded meanwhile
+		seqs = append(seqs, it.seq)
+	}
+	var gone []*item
+	if len(seqs) > 0 {
+		envs, err := p.cfg.Store.Envelopes(seqs)
+		if err != nil {
+			p.cfg.Logger.Error("read queued messages", "instance", instance, "err", err)
+			p.finished(instance, items...)
+			return
+		}
+		j := 0
+		for _, it := range items {
+			if len(seqs) == 0 || it.seq != seqs[0] {
+				continue // held its envelope
+			}
+			seqs = seqs[1:]
+			// Envelopes come back in the order asked for, without the ones no longer queued.
+			if j < len(envs) && envs[j].Seq == it.seq {
+				sends = append(sends, sending{it, envs[j]})
+				j++
+				continue
+			}
+			gone = append(gone, it) // removed or discarded meanwhile
+		}
 	}
 	if len(gone) > 0 {
 		p.finished(instance, gone...)
