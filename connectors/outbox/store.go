@@ -258,7 +258,7 @@ func (s *Store) writer() {
 
 // maxYields bounds how often the writer yields the processor to let more writes come
 // before it commits.
-const maxYields = 8
+const maxYields = 4
 
 func (s *Store) commit(batch []*op) {
 	results := make([]error, len(batch))

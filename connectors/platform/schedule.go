@@ -25,6 +25,11 @@ type item struct {
 	env *outbox.Envelope
 }
 
+// maxBatchCalls bounds an instance's SendBatch calls in flight. While they are out, what
+// comes due waits and goes in the next call: many messages a call when many are queued, and
+// no wait when few are.
+const maxBatchCalls = 2
+
 // maxHeldText bounds the text the schedule's items hold, summed over every instance.
 const maxHeldText = 32 << 20
 
@@ -35,6 +40,7 @@ type queue struct {
 	convs    map[string]*conversation
 	heads    heads // conversations with a message waiting and none in flight
 	inFlight int
+	batches  int // SendBatch calls in flight
 	queued   int
 	drain    bool // send what is due although paused, until the queue is empty
 }
@@ -191,8 +197,9 @@ func (p *Platform) dispatchDue(ctx context.Context) time.Duration {
 		if rt == nil || !rt.enabled || (rt.paused && !q.drain) || rt.provider == nil {
 			continue
 		}
+		_, batches := rt.provider.(connectors.BatchSender)
 		var items []*item
-		for q.inFlight < p.cfg.InFlight {
+		for q.inFlight < p.cfg.InFlight && (!batches || q.batches < maxBatchCalls) {
 			it := q.next(now)
 			if it == nil {
 				break
@@ -204,6 +211,9 @@ func (p *Platform) dispatchDue(ctx context.Context) time.Duration {
 		}
 		if len(items) > 0 {
 			starts = append(starts, send{id, rt.provider, items})
+			if batches {
+				q.batches += (len(items) + connectors.MaxBatch - 1) / connectors.MaxBatch
+			}
 		}
 		if at := q.nextDue(); !at.IsZero() && q.inFlight < p.cfg.InFlight {
 			if d := at.Sub(now); d > 0 && d < wait {
@@ -247,6 +257,9 @@ func (p *Platform) startSends(ctx context.Context, instance string, provider con
 		if err != nil {
 			p.cfg.Logger.Error("read queued messages", "instance", instance, "err", err)
 			p.finished(instance, items...)
+			if _, batches := provider.(connectors.BatchSender); batches {
+				p.batchesDone(instance, (len(items)+connectors.MaxBatch-1)/connectors.MaxBatch)
+			}
 			return
 		}
 		j := 0
@@ -267,21 +280,34 @@ func (p *Platform) startSends(ctx context.Context, instance string, provider con
 	if len(gone) > 0 {
 		p.finished(instance, gone...)
 	}
-	if len(sends) == 0 {
-		return
-	}
-	if bs, ok := provider.(connectors.BatchSender); ok {
-		for len(sends) > 0 {
-			n := min(len(sends), connectors.MaxBatch)
-			batch := sends[:n:n]
-			sends = sends[n:]
-			p.work.Go(func() { p.deliverBatch(ctx, instance, provider, bs, batch) })
+	bs, batches := provider.(connectors.BatchSender)
+	if !batches {
+		for _, s := range sends {
+			p.work.Go(func() { p.deliver(ctx, instance, provider, s) })
 		}
 		return
 	}
-	for _, s := range sends {
-		p.work.Go(func() { p.deliver(ctx, instance, provider, s) })
+	calls := (len(items) + connectors.MaxBatch - 1) / connectors.MaxBatch
+	for len(sends) > 0 {
+		n := min(len(sends), connectors.MaxBatch)
+		batch := sends[:n:n]
+		sends = sends[n:]
+		calls--
+		p.work.Go(func() { p.deliverBatch(ctx, instance, provider, bs, batch) })
 	}
+	if calls > 0 { // the calls counted for envelopes no longer queued
+		p.batchesDone(instance, calls)
+	}
+}
+
+// batchesDone frees n of an instance's SendBatch calls.
+func (p *Platform) batchesDone(instance string, n int) {
+	p.mu.Lock()
+	if q := p.queues[instance]; q != nil {
+		q.batches -= n
+	}
+	p.mu.Unlock()
+	p.wakeScheduler()
 }
 
 // outgoing is the send of s. Its tries are counted by the schedule's item: the envelope
@@ -304,6 +330,7 @@ func (p *Platform) deliverBatch(ctx context.Context, instance string, provider c
 	sendCtx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
 	outs, err := bs.SendBatch(sendCtx, msgs)
 	cancel()
+	p.batchesDone(instance, 1)
 	switch {
 	case ctx.Err() != nil:
 		// palyrad is stopping: the envelopes stay queued as they were, and are sent again
