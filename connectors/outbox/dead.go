@@ -132,7 +132,7 @@ func (s *Store) Inbound(ctx context.Context, instance string, m connectors.Inbou
 		if !hold {
 			return nil
 		}
-		if seq, err = nextSeq(t.Tx); err != nil {
+		if seq, err = nextSeq(t); err != nil {
 			return err
 		}
 		inbox := t.Bucket(bucketInbox)
@@ -195,7 +195,7 @@ func (s *Store) AppendEvent(ctx context.Context, instance string, e Event) error
 }
 
 func appendEvent(t *txn, instance string, e Event) error {
-	seq, err := nextSeq(t.Tx)
+	seq, err := nextSeq(t)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func enqueue(t *txn, e Envelope) Enqueued {
 	if in.Queued >= t.maxPending {
 		return Enqueued{Err: fmt.Errorf("connector %s: %w (%d messages wait; pause less or drain)", e.Instance, ErrQueueFull, in.Queued)}
 	}
-	seq, err := nextSeq(t.Tx)
+	seq, err := nextSeq(t)
 	if err != nil {
 		return Enqueued{Err: err}
 	}
@@ -303,10 +303,9 @@ func rememberDelivered(t *txn, key []byte, nativeID string) error {
 	if err := t.Bucket(bucketKeyExpiry).Put(expiryKey(t.now.Add(DeliveredKeyTTL), key), nil); err != nil {
 		return err
 	}
-	if err := addCount(t.Tx, keyDelivered, 1); err != nil {
-		return err
-	}
-	if count(t.Tx, keyDelivered) <= MaxDeliveredKeys {
+	delivered := t.counter(keyDelivered)
+	*delivered++
+	if *delivered <= MaxDeliveredKeys {
 		return nil
 	}
 	c := t.Bucket(bucketKeyExpiry).Cursor()
@@ -317,7 +316,7 @@ func rememberDelivered(t *txn, key []byte, nativeID string) error {
 		if err := c.Delete(); err != nil {
 			return err
 		}
-		return addCount(t.Tx, keyDelivered, -1)
+		*delivered--
 	}
 	return nil
 }

@@ -99,6 +99,30 @@ type txn struct {
 	now        time.Time
 	instances  map[string]*Instance
 	maxPending int
+	counters   map[string]*int64 // meta's counters (seq, delivered keys), read and written once
+}
+
+// counter returns meta's counter key, read once per commit; flushCounters writes it.
+func (t *txn) counter(key []byte) *int64 {
+	if c, ok := t.counters[string(key)]; ok {
+		return c
+	}
+	if t.counters == nil {
+		t.counters = map[string]*int64{}
+	}
+	v := count(t.Tx, key)
+	t.counters[string(key)] = &v
+	return &v
+}
+
+func (t *txn) flushCounters() error {
+	meta := t.Bucket(bucketMeta)
+	for k, c := range t.counters {
+		if err := meta.Put([]byte(k), u64(uint64(max(0, *c)))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // instance returns the record of id, read once per commit; ErrNotFound if there is none.
@@ -275,10 +299,13 @@ func (s *Store) commit(batch []*op) {
 				return err
 			}
 		}
+		if err := sweep(t); err != nil {
+			return err
+		}
 		if err := t.flushInstances(); err != nil {
 			return err
 		}
-		return sweep(tx, t.now)
+		return t.flushCounters()
 	})
 	for i, o := range batch {
 		if err != nil {
@@ -290,7 +317,8 @@ func (s *Store) commit(batch []*op) {
 }
 
 // sweep forgets expired delivered keys and inbound ids, a bounded number per commit.
-func sweep(tx *bolt.Tx, now time.Time) error {
+func sweep(t *txn) error {
+	tx, now := t.Tx, t.now
 	n := 0
 	for _, pair := range [][2][]byte{{bucketKeyExpiry, bucketKeys}, {bucketInboundExp, bucketInbound}} {
 		idx, keys := tx.Bucket(pair[0]), tx.Bucket(pair[1])
@@ -307,9 +335,7 @@ func sweep(tx *bolt.Tx, now time.Time) error {
 				return err
 			}
 			if held && pair[1][0] == bucketKeys[0] {
-				if err := addCount(tx, keyDelivered, -1); err != nil {
-					return err
-				}
+				*t.counter(keyDelivered)--
 			}
 			n++
 		}
@@ -317,23 +343,11 @@ func sweep(tx *bolt.Tx, now time.Time) error {
 	return nil
 }
 
-func nextSeq(tx *bolt.Tx) (uint64, error) {
-	meta := tx.Bucket(bucketMeta)
-	var seq uint64
-	if raw := meta.Get(keySeq); len(raw) == 8 {
-		seq = binary.BigEndian.Uint64(raw)
-	}
-	seq++
-	return seq, meta.Put(keySeq, u64(seq))
-}
-
-func addCount(tx *bolt.Tx, key []byte, delta int64) error {
-	meta := tx.Bucket(bucketMeta)
-	var n int64
-	if raw := meta.Get(key); len(raw) == 8 {
-		n = int64(binary.BigEndian.Uint64(raw))
-	}
-	return meta.Put(key, u64(uint64(max(0, n+delta))))
+// nextSeq takes the next of the store's sequence numbers (envelopes, inbox, events).
+func nextSeq(t *txn) (uint64, error) {
+	c := t.counter(keySeq)
+	*c++
+	return uint64(*c), nil
 }
 
 func count(tx *bolt.Tx, key []byte) int64 {

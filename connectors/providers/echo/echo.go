@@ -7,12 +7,12 @@
 //	[rate-limit-always] every try is rate limited
 //	[restart-once]     the first try says the connector is restarting
 //	[nack]             the send fails for good
-//	[hang]             the send blocks until the caller gives up
+//	[hang]             the send blocks until the caller gives up (in a batch: the batch)
 //
-// Sends are idempotent by key: a message sent again returns the first delivery's id. Echo
-// implements SendBatch, so palyrad sends it many messages in one call. With
+// Sends are idempotent by key: a message sent again returns the first delivery's id. With
 // the ledger setting the delivered keys are also appended to a file and read back at start,
-// so the guarantee holds across a killed plugin process (the benchmarks count on it).
+// so the guarantee holds across a killed plugin process (the benchmarks count on it). Echo
+// implements SendBatch: palyrad sends it many messages in one call.
 package echo
 
 import (
