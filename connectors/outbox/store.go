@@ -5,7 +5,9 @@
 // Every write goes through one writer goroutine that commits whatever is waiting in a
 // single transaction (group commit): bbolt fsyncs twice per commit, so one message per
 // transaction caps at a few hundred a second on a real disk, while a batch costs the same
-// two fsyncs. A write returns once its transaction is on disk.
+// two fsyncs. A write returns once its transaction is on disk, except SettleAsync, which
+// returns once its results are queued and says when they are on disk; writes reach the disk
+// in the order they were queued.
 //
 // Records are JSON; every text field is bounded on the way in (see connectors' limits).
 package outbox

@@ -237,9 +237,10 @@ type sending struct {
 	env outbox.Envelope
 }
 
-// startSends reads the items' envelopes from disk and sends them: in one SendBatch on a
-// goroutine of its own if the provider takes batches, else each with Send on its own
-// goroutine. The items are of different conversations (a conversation has one in flight).
+// startSends takes the items' envelopes (held by the items, else read from disk) and sends
+// them: in one SendBatch (per MaxBatch) on a goroutine of its own if the provider takes
+// batches, else each with Send on its own goroutine. The items are of different
+// conversations (a conversation has one in flight).
 func (p *Platform) startSends(ctx context.Context, instance string, provider connectors.Provider, items []*item) {
 	sends := make([]sending, 0, len(items))
 	var seqs []uint64
