@@ -46,6 +46,26 @@ type Provider interface {
 	Status(ctx context.Context, instanceID string) (Status, error)
 }
 
+// BatchSender is a Provider that can also deliver many messages in one call. It is
+// optional: palyrad sends through Send to a provider that is not one, and to one whose
+// SendBatch answers ErrUnsupported (a plugin that does not implement the call). Implement
+// it when one call for many messages is much cheaper than as many calls; the answer comes
+// when the last message is settled, so a provider whose sends each wait on a network (a
+// chat service's HTTP API) gains little and makes fast messages wait for slow ones.
+type BatchSender interface {
+	// SendBatch delivers msgs (at most MaxBatch), each as Send would, idempotent per
+	// IdempotencyKey, and returns one outcome per message in msgs' order. The messages are
+	// of different conversations (palyrad sends a conversation's messages one at a time),
+	// so they may go in any order or side by side. A message whose send fails the way an
+	// error of Send would is a Retry of class Transient with the error as its reason. An
+	// error for the whole call means no outcome is known: every message is tried again,
+	// with the same key.
+	SendBatch(ctx context.Context, msgs []Outgoing) ([]Outcome, error)
+}
+
+// MaxBatch is the most messages one SendBatch carries.
+const MaxBatch = 1024
+
 // Availability says who may use a provider.
 type Availability string
 

@@ -103,7 +103,10 @@ type Plugin struct {
 	instances map[string]connectors.Instance // started instances, to start again after a restart
 }
 
-var _ connectors.Provider = (*Plugin)(nil)
+var (
+	_ connectors.Provider    = (*Plugin)(nil)
+	_ connectors.BatchSender = (*Plugin)(nil)
+)
 
 // New returns a Plugin for spec; nothing runs until Run.
 func New(spec Spec, opts Options) *Plugin {
@@ -442,6 +445,12 @@ func (p *Plugin) Events(context.Context) (<-chan connectors.Event, error) { retu
 
 func (p *Plugin) Send(ctx context.Context, m connectors.Outgoing) (connectors.Outcome, error) {
 	return call(ctx, p, func(c *plugin.Client) (connectors.Outcome, error) { return c.Send(ctx, m) })
+}
+
+// SendBatch sends msgs in one call to the plugin; connectors.ErrUnsupported if the plugin
+// sends one message at a time.
+func (p *Plugin) SendBatch(ctx context.Context, msgs []connectors.Outgoing) ([]connectors.Outcome, error) {
+	return call(ctx, p, func(c *plugin.Client) ([]connectors.Outcome, error) { return c.SendBatch(ctx, msgs) })
 }
 
 func (p *Plugin) Mutate(ctx context.Context, m connectors.Mutation) (connectors.MutationResult, error) {

@@ -50,8 +50,13 @@ func servePluginMode(mode string) {
 		})
 	case "other-kind":
 		plugin.Serve(renamed{echo.New("test")})
+	case "unbatched":
+		plugin.Serve(unbatched{echo.New("test")})
 	}
 }
+
+// unbatched is Echo without SendBatch, as a plugin that implements only Send is.
+type unbatched struct{ connectors.Provider }
 
 type renamed struct{ *echo.Provider }
 
@@ -116,6 +121,100 @@ func TestSendThroughAPluginProcess(t *testing.T) {
 	}
 	if f := p.Facts(); f.PID == 0 || f.Restarts != 0 {
 		t.Fatalf("Facts = %+v", f)
+	}
+}
+
+// SendBatch crosses the process in one call and answers each message as Send would.
+func TestSendBatchThroughAPluginProcess(t *testing.T) {
+	p := runPlugin(t, testSpec(t, "echo"), Options{})
+	ctx := ctxFor(t)
+	if _, err := p.Start(ctx, connectors.Instance{ID: "echo:a"}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := []connectors.Outgoing{
+		{InstanceID: "echo:a", IdempotencyKey: "echo:a:1", ConversationID: "c1", Text: "one", Attempt: 1},
+		{InstanceID: "echo:a", IdempotencyKey: "echo:a:2", ConversationID: "c2", Text: "two [nack]", Attempt: 1},
+		{InstanceID: "echo:a", IdempotencyKey: "echo:a:3", ConversationID: "c3", Text: "three [rate-limit-once]", Attempt: 1},
+		{InstanceID: "echo:nobody", IdempotencyKey: "echo:nobody:1", ConversationID: "c4", Text: "four", Attempt: 1},
+	}
+	outs, err := p.SendBatch(ctx, msgs)
+	if err != nil || len(outs) != 4 {
+		t.Fatalf("SendBatch = %+v, %v", outs, err)
+	}
+	if outs[0].Kind != connectors.Delivered || outs[0].NativeID == "" || outs[1].Kind != connectors.Permanent ||
+		outs[2].Kind != connectors.Retry || outs[2].Class != connectors.RateLimited || outs[2].RetryAfter != 10*time.Millisecond ||
+		outs[3].Kind != connectors.Retry || outs[3].Class != connectors.Transient {
+		t.Fatalf("SendBatch outcomes = %+v", outs)
+	}
+	again, err := p.SendBatch(ctx, msgs[:1])
+	if err != nil || again[0].NativeID != outs[0].NativeID {
+		t.Fatalf("resend = %+v, %v; want the first delivery's id %s", again, err, outs[0].NativeID)
+	}
+	if got, err := p.Read(ctx, connectors.ReadRequest{InstanceID: "echo:a", ConversationID: "c1", Limit: 10}); err != nil || len(got) != 1 {
+		t.Fatalf("Read = %+v, %v; want the one message", got, err)
+	}
+}
+
+// A plugin without SendBatch answers Unimplemented: the host says ErrUnsupported, asks
+// once, and Send goes on working.
+func TestPluginWithoutSendBatch(t *testing.T) {
+	p := runPlugin(t, testSpec(t, "unbatched"), Options{})
+	ctx := ctxFor(t)
+	if _, err := p.Start(ctx, connectors.Instance{ID: "echo:a"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := p.SendBatch(ctx, []connectors.Outgoing{{InstanceID: "echo:a", IdempotencyKey: "k", Text: "x"}}); !errors.Is(err, connectors.ErrUnsupported) {
+			t.Fatalf("SendBatch = %v, want ErrUnsupported", err)
+		}
+	}
+	if out, err := p.Send(ctx, connectors.Outgoing{InstanceID: "echo:a", IdempotencyKey: "k", Text: "x"}); err != nil || out.Kind != connectors.Delivered {
+		t.Fatalf("Send = %+v, %v", out, err)
+	}
+}
+
+// A plugin killed with SIGKILL in the middle of a burst of batches comes back and every
+// batch ends delivered: those cut off go to the new process, with their keys.
+func TestKilledPluginFailsOverMidBatches(t *testing.T) {
+	p := runPlugin(t, testSpec(t, "echo"), Options{})
+	ctx := ctxFor(t)
+	if _, err := p.Start(ctx, connectors.Instance{ID: "echo:a"}); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.Facts().PID
+	const batches, each = 40, 16
+	var wg sync.WaitGroup
+	errs := make(chan error, batches*each)
+	for b := range batches {
+		if b == batches/2 {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Go(func() {
+			msgs := make([]connectors.Outgoing, each)
+			for i := range msgs {
+				msgs[i] = connectors.Outgoing{InstanceID: "echo:a", IdempotencyKey: fmt.Sprintf("echo:a:%d.%d", b, i), ConversationID: fmt.Sprint("c", i), Text: "x", Attempt: 1}
+			}
+			outs, err := p.SendBatch(ctx, msgs)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, o := range outs {
+				if o.Kind != connectors.Delivered {
+					errs <- fmt.Errorf("outcome %+v", o)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("batch: %v", err)
+	}
+	if f := p.Facts(); f.Restarts != 1 || f.PID == pid {
+		t.Fatalf("Facts after the kill = %+v, want one restart (old pid %d)", f, pid)
 	}
 }
 

@@ -132,7 +132,7 @@ func (s *Store) Inbound(ctx context.Context, instance string, m connectors.Inbou
 		if !hold {
 			return nil
 		}
-		if seq, err = nextSeq(t.Tx); err != nil {
+		if seq, err = nextSeq(t); err != nil {
 			return err
 		}
 		inbox := t.Bucket(bucketInbox)
@@ -191,25 +191,27 @@ func (s *Store) TakeInbox(ctx context.Context, instance string, seqs []uint64) e
 
 // AppendEvent adds a line to instance's event log, keeping the newest MaxEvents.
 func (s *Store) AppendEvent(ctx context.Context, instance string, e Event) error {
-	return s.write(ctx, func(t *txn) error {
-		seq, err := nextSeq(t.Tx)
-		if err != nil {
-			return err
-		}
-		e.Seq, e.Message = seq, bounded(e.Message)
-		e.Kind = textsafe.Clean(e.Kind)
-		if e.At.IsZero() {
-			e.At = t.now
-		}
-		events := t.Bucket(bucketEvents)
-		if err := putJSON(events, seqKey(instance, seq), e); err != nil {
-			return err
-		}
-		if seq%64 == 0 {
-			_, err = trimOldest(events, instance, MaxEvents)
-		}
+	return s.write(ctx, func(t *txn) error { return appendEvent(t, instance, e) })
+}
+
+func appendEvent(t *txn, instance string, e Event) error {
+	seq, err := nextSeq(t)
+	if err != nil {
 		return err
-	})
+	}
+	e.Seq, e.Message = seq, bounded(e.Message)
+	e.Kind = textsafe.Clean(e.Kind)
+	if e.At.IsZero() {
+		e.At = t.now
+	}
+	events := t.Bucket(bucketEvents)
+	if err := putJSON(events, seqKey(instance, seq), e); err != nil {
+		return err
+	}
+	if seq%64 == 0 {
+		_, err = trimOldest(events, instance, MaxEvents)
+	}
+	return err
 }
 
 // Events returns up to limit of instance's events, newest first, below before.

@@ -59,7 +59,7 @@ func enqueue(t *txn, e Envelope) Enqueued {
 	if in.Queued >= t.maxPending {
 		return Enqueued{Err: fmt.Errorf("connector %s: %w (%d messages wait; pause less or drain)", e.Instance, ErrQueueFull, in.Queued)}
 	}
-	seq, err := nextSeq(t.Tx)
+	seq, err := nextSeq(t)
 	if err != nil {
 		return Enqueued{Err: err}
 	}
@@ -128,28 +128,86 @@ const (
 type Result struct {
 	Seq      uint64
 	Instance string
+	// ID is the envelope's id. With Instance it lets a delivery be recorded without
+	// reading the envelope back.
+	ID       string
 	Kind     ResultKind
 	NativeID string    // Delivered
 	NextAt   time.Time // Retry
 	Attempts int       // the tries made so far
 	Reason   string    // Retry and Dead
+	// Log, when set, is written to the instance's event log with the result.
+	Log *Event
 }
 
 // Settle records the results of sends and returns once they are on disk. A result for an
 // envelope no longer queued (removed, discarded) is ignored.
 func (s *Store) Settle(ctx context.Context, results []Result) error {
-	return s.write(ctx, func(t *txn) error {
-		for _, r := range results {
-			if err := settle(t, r); err != nil {
+	result := make(chan error, 1)
+	if err := s.SettleAsync(ctx, results, func(err error) { result <- err }); err != nil {
+		return err
+	}
+	return <-result
+}
+
+// SettleAsync queues results for the next group commit and returns once they are queued,
+// without waiting for the disk; done is called with the outcome once they are on disk (or
+// failed). Writes commit in the order they were queued, so a result queued later is never
+// on disk while this one is not. done runs on the store's writer: it must be quick and must
+// not wait for the store. Nothing is queued, and done is not called, when SettleAsync
+// returns an error.
+func (s *Store) SettleAsync(ctx context.Context, results []Result, done func(error)) error {
+	if !s.syncEach || len(results) <= 1 {
+		return s.submit(ctx, func(t *txn) error { return settleAll(t, results) }, done)
+	}
+	// One transaction per result, for comparison: done reports the first failure once
+	// the last of them is through.
+	var first error
+	for i := range results {
+		last := i == len(results)-1
+		err := s.submit(ctx, func(t *txn) error { return settleAll(t, results[i:i+1]) }, func(err error) {
+			if first == nil {
+				first = err
+			}
+			if last {
+				done(first)
+			}
+		})
+		if err != nil {
+			if i == 0 {
 				return err
 			}
+			// Those queued commit; the rest are as if their sends had not answered.
+			done(err)
+			return nil
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+func settleAll(t *txn, results []Result) error {
+	for _, r := range results {
+		if err := settle(t, r); err != nil {
+			return err
+		}
+		if r.Log == nil {
+			continue
+		}
+		if _, err := t.instance(r.Instance); err != nil { // removed meanwhile
+			continue
+		}
+		if err := appendEvent(t, r.Instance, *r.Log); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func settle(t *txn, r Result) error {
 	out := t.Bucket(bucketOutbox)
+	if r.Kind == ResultDelivered && r.ID != "" && r.Instance != "" {
+		return settleDelivered(t, r)
+	}
 	var e Envelope
 	if err := getJSON(out, u64(r.Seq), &e); errors.Is(err, ErrNotFound) {
 		return nil
@@ -208,6 +266,31 @@ func settle(t *txn, r Result) error {
 	return nil
 }
 
+// settleDelivered records a delivery from the result alone: the envelope is deleted
+// unread.
+func settleDelivered(t *txn, r Result) error {
+	out := t.Bucket(bucketOutbox)
+	if out.Get(u64(r.Seq)) == nil {
+		return nil
+	}
+	in, err := t.instance(r.Instance)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := out.Delete(u64(r.Seq)); err != nil {
+		return err
+	}
+	if err := rememberDelivered(t, pairKey(r.Instance, r.ID), r.NativeID); err != nil {
+		return err
+	}
+	in.Queued--
+	in.Counts.Delivered++
+	in.OutAt = t.now
+	return nil
+}
+
 // rememberDelivered keeps a delivered envelope's id for DeliveredKeyTTL, so the same id
 // queued again is known as a duplicate; past MaxDeliveredKeys the oldest go first.
 func rememberDelivered(t *txn, key []byte, nativeID string) error {
@@ -220,10 +303,9 @@ func rememberDelivered(t *txn, key []byte, nativeID string) error {
 	if err := t.Bucket(bucketKeyExpiry).Put(expiryKey(t.now.Add(DeliveredKeyTTL), key), nil); err != nil {
 		return err
 	}
-	if err := addCount(t.Tx, keyDelivered, 1); err != nil {
-		return err
-	}
-	if count(t.Tx, keyDelivered) <= MaxDeliveredKeys {
+	delivered := t.counter(keyDelivered)
+	*delivered++
+	if *delivered <= MaxDeliveredKeys {
 		return nil
 	}
 	c := t.Bucket(bucketKeyExpiry).Cursor()
@@ -234,7 +316,7 @@ func rememberDelivered(t *txn, key []byte, nativeID string) error {
 		if err := c.Delete(); err != nil {
 			return err
 		}
-		return addCount(t.Tx, keyDelivered, -1)
+		*delivered--
 	}
 	return nil
 }

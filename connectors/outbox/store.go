@@ -5,7 +5,9 @@
 // Every write goes through one writer goroutine that commits whatever is waiting in a
 // single transaction (group commit): bbolt fsyncs twice per commit, so one message per
 // transaction caps at a few hundred a second on a real disk, while a batch costs the same
-// two fsyncs. A write returns once its transaction is on disk.
+// two fsyncs. A write returns once its transaction is on disk, except SettleAsync, which
+// returns once its results are queued and says when they are on disk; writes reach the disk
+// in the order they were queued.
 //
 // Records are JSON; every text field is bounded on the way in (see connectors' limits).
 package outbox
@@ -16,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -77,6 +80,8 @@ type Store struct {
 	now  func() time.Time
 	// maxPending is MaxPending, smaller in tests.
 	maxPending int
+	// syncEach commits every write, and every result of a settle, in its own transaction.
+	syncEach bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -87,7 +92,7 @@ type Store struct {
 
 type op struct {
 	apply func(*txn) error
-	err   chan error
+	done  func(error) // called by the writer with the op's result once it is on disk
 }
 
 // txn is one group commit's transaction, with the instance records its ops touched: each is
@@ -97,11 +102,38 @@ type txn struct {
 	now        time.Time
 	instances  map[string]*Instance
 	maxPending int
+	counters   map[string]*int64 // meta's counters (seq, delivered keys), read and written once
+}
+
+// counter returns meta's counter key, read once per commit; flushCounters writes it.
+func (t *txn) counter(key []byte) *int64 {
+	if c, ok := t.counters[string(key)]; ok {
+		return c
+	}
+	if t.counters == nil {
+		t.counters = map[string]*int64{}
+	}
+	v := count(t.Tx, key)
+	t.counters[string(key)] = &v
+	return &v
+}
+
+func (t *txn) flushCounters() error {
+	meta := t.Bucket(bucketMeta)
+	for k, c := range t.counters {
+		if err := meta.Put([]byte(k), u64(uint64(max(0, *c)))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // instance returns the record of id, read once per commit; ErrNotFound if there is none.
 func (t *txn) instance(id string) (*Instance, error) {
 	if in, ok := t.instances[id]; ok {
+		if in == nil { // removed in this commit
+			return nil, fmt.Errorf("connector %s: %w", id, ErrNotFound)
+		}
 		return in, nil
 	}
 	var in Instance
@@ -134,13 +166,24 @@ type refusal struct{ error }
 
 func refuse(err error) error { return refusal{err} }
 
+// Options tune a Store; the zero value is what palyrad uses.
+type Options struct {
+	// SyncEach gives every write, and every result a settle records, a transaction (two
+	// fsyncs) of its own instead of a share of a group commit: the design the group commit
+	// replaces, kept to measure against.
+	SyncEach bool
+}
+
 // Open opens or creates the store at path (see boltfile for the errors).
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Store, error) {
 	f, err := boltfile.Open(path, setUp)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{file: f, db: f.DB, ops: make(chan *op, maxBatch), done: make(chan struct{}), now: time.Now, maxPending: MaxPending}
+	s := &Store{file: f, db: f.DB, ops: make(chan *op, maxBatch), done: make(chan struct{}), now: time.Now, maxPending: MaxPending, syncEach: o.SyncEach}
 	go s.writer()
 	return s, nil
 }
@@ -177,43 +220,72 @@ func (s *Store) Close() error {
 
 // write runs apply in the next group commit and returns when it is on disk.
 func (s *Store) write(ctx context.Context, apply func(*txn) error) error {
-	o := &op{apply: apply, err: make(chan error, 1)}
+	result := make(chan error, 1)
+	if err := s.submit(ctx, apply, func(err error) { result <- err }); err != nil {
+		return err
+	}
+	// Once queued the op will commit or fail; waiting for it keeps the caller's view true.
+	return <-result
+}
+
+// submit queues apply for the next group commit and returns once it is queued; done is
+// called on the writer with its result once that is on disk (or failed). Ops commit in the
+// order they were queued: one is never on disk while an op queued before it is not.
+func (s *Store) submit(ctx context.Context, apply func(*txn) error, done func(error)) error {
+	o := &op{apply: apply, done: done}
 	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
 	if s.closed {
-		s.closeMu.RUnlock()
 		return ErrClosed
 	}
 	select {
 	case s.ops <- o:
+		return nil
 	case <-ctx.Done():
-		s.closeMu.RUnlock()
 		return ctx.Err()
 	}
-	s.closeMu.RUnlock()
-	// Once queued the op will commit or fail; waiting for it keeps the caller's view true.
-	return <-o.err
 }
 
 func (s *Store) writer() {
 	defer close(s.done)
+	limit := maxBatch
+	if s.syncEach {
+		limit = 1
+	}
 	batch := make([]*op, 0, maxBatch)
 	for first := range s.ops {
 		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < maxBatch {
+		// Take what waits; then, while yielding the processor brings more (writers woken
+		// by the last commit queueing their next write), take that too: a commit costs
+		// the same two fsyncs however much it carries.
+		for yields := 0; len(batch) < limit; {
 			select {
 			case o, ok := <-s.ops:
 				if !ok {
-					break fill
+					yields = maxYields
+					break
 				}
 				batch = append(batch, o)
+				continue
 			default:
-				break fill
+			}
+			if yields >= maxYields {
+				break
+			}
+			yields++
+			before := len(s.ops)
+			runtime.Gosched()
+			if len(s.ops) == before {
+				yields = maxYields
 			}
 		}
 		s.commit(batch)
 	}
 }
+
+// maxYields bounds how often the writer yields the processor to let more writes come
+// before it commits.
+const maxYields = 4
 
 func (s *Store) commit(batch []*op) {
 	results := make([]error, len(batch))
@@ -230,22 +302,26 @@ func (s *Store) commit(batch []*op) {
 				return err
 			}
 		}
+		if err := sweep(t); err != nil {
+			return err
+		}
 		if err := t.flushInstances(); err != nil {
 			return err
 		}
-		return sweep(tx, t.now)
+		return t.flushCounters()
 	})
 	for i, o := range batch {
 		if err != nil {
-			o.err <- err
+			o.done(err)
 		} else {
-			o.err <- results[i]
+			o.done(results[i])
 		}
 	}
 }
 
 // sweep forgets expired delivered keys and inbound ids, a bounded number per commit.
-func sweep(tx *bolt.Tx, now time.Time) error {
+func sweep(t *txn) error {
+	tx, now := t.Tx, t.now
 	n := 0
 	for _, pair := range [][2][]byte{{bucketKeyExpiry, bucketKeys}, {bucketInboundExp, bucketInbound}} {
 		idx, keys := tx.Bucket(pair[0]), tx.Bucket(pair[1])
@@ -262,9 +338,7 @@ func sweep(tx *bolt.Tx, now time.Time) error {
 				return err
 			}
 			if held && pair[1][0] == bucketKeys[0] {
-				if err := addCount(tx, keyDelivered, -1); err != nil {
-					return err
-				}
+				*t.counter(keyDelivered)--
 			}
 			n++
 		}
@@ -272,23 +346,11 @@ func sweep(tx *bolt.Tx, now time.Time) error {
 	return nil
 }
 
-func nextSeq(tx *bolt.Tx) (uint64, error) {
-	meta := tx.Bucket(bucketMeta)
-	var seq uint64
-	if raw := meta.Get(keySeq); len(raw) == 8 {
-		seq = binary.BigEndian.Uint64(raw)
-	}
-	seq++
-	return seq, meta.Put(keySeq, u64(seq))
-}
-
-func addCount(tx *bolt.Tx, key []byte, delta int64) error {
-	meta := tx.Bucket(bucketMeta)
-	var n int64
-	if raw := meta.Get(key); len(raw) == 8 {
-		n = int64(binary.BigEndian.Uint64(raw))
-	}
-	return meta.Put(key, u64(uint64(max(0, n+delta))))
+// nextSeq takes the next of the store's sequence numbers (envelopes, inbox, events).
+func nextSeq(t *txn) (uint64, error) {
+	c := t.counter(keySeq)
+	*c++
+	return uint64(*c), nil
 }
 
 func count(tx *bolt.Tx, key []byte) int64 {

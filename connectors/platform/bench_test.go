@@ -26,8 +26,12 @@ import (
 const pluginArg = "serve-test-connector"
 
 func TestMain(m *testing.M) {
-	if len(os.Args) == 2 && os.Args[1] == pluginArg {
+	switch {
+	case len(os.Args) == 2 && os.Args[1] == pluginArg:
 		plugin.Serve(echo.New("bench"))
+		return
+	case len(os.Args) == 3 && os.Args[1] == pluginArg && os.Args[2] == "send-only":
+		plugin.Serve(oneByOne{echo.New("bench")})
 		return
 	}
 	if len(os.Args) == 3 && os.Args[1] == pluginArg { // Echo under the kind given
@@ -39,19 +43,32 @@ func TestMain(m *testing.M) {
 
 // echoPlugin is Echo's plugin with palyrad's restart policy, except that every run counts
 // as stable, so each kill is met with the first, shortest backoff.
-func echoPlugin() *host.Plugin {
-	return host.New(host.Spec{Kind: echo.Kind, Path: os.Args[0], Args: []string{pluginArg}}, host.Options{StableAfter: time.Nanosecond})
+func echoPlugin(args ...string) *host.Plugin {
+	return host.New(host.Spec{Kind: echo.Kind, Path: os.Args[0], Args: append([]string{pluginArg}, args...)}, host.Options{StableAfter: time.Nanosecond})
+}
+
+// setup is how a benchmark's platform is made.
+type setup struct {
+	sendOnly bool // the plugin implements Send only, not SendBatch
+	syncEach bool // connectors.db commits every write and result alone: fsync per message
 }
 
 // pluginPlatform runs a platform on a fresh connectors.db with Echo in a plugin process and
 // one instance, echo:bench.
 func pluginPlatform(b *testing.B) (*platform.Platform, *host.Plugin) {
+	return pluginPlatformWith(b, setup{})
+}
+
+func pluginPlatformWith(b *testing.B, s setup) (*platform.Platform, *host.Plugin) {
 	b.Helper()
-	st, err := outbox.Open(filepath.Join(b.TempDir(), outbox.FileName))
+	st, err := outbox.OpenWith(filepath.Join(b.TempDir(), outbox.FileName), outbox.Options{SyncEach: s.syncEach})
 	if err != nil {
 		b.Fatal(err)
 	}
 	plug := echoPlugin()
+	if s.sendOnly {
+		plug = echoPlugin("send-only")
+	}
 	p := platform.New(platform.Config{Store: st, Plugins: map[string]platform.Plugin{echo.Kind: plug}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -87,14 +104,28 @@ func waitFor(b *testing.B, p *platform.Platform, cond func(platform.View) bool) 
 }
 
 // BenchmarkSendThroughPlugin is the whole outbound path: 128 senders queue messages (each
-// acknowledged once its transaction is on disk), the platform claims them and Echo, in its
-// own process, delivers each over go-plugin; the clock stops when the last is delivered.
-// Messages of one conversation go one at a time, in order, so one conversation is bound by
-// a round trip (a send and its settled result); many conversations go side by side.
+// acknowledged once its transaction is on disk), the platform sends them and Echo, in its
+// own process, delivers them over go-plugin; the clock stops when the last delivery is
+// recorded on disk. Messages of one conversation go one at a time, in order, so one
+// conversation is bound by a round trip to the plugin; many conversations go side by side,
+// in SendBatch calls, their results group-committed.
+//
+// The variants compare: send-only is a plugin without SendBatch (one Send per message);
+// fsync-per-message gives every enqueue and every result a transaction, so two fsyncs, of
+// its own, the design the group commit replaces.
 func BenchmarkSendThroughPlugin(b *testing.B) {
-	for _, convs := range []int{1, 256} {
-		b.Run(fmt.Sprintf("conversations=%d", convs), func(b *testing.B) {
-			p, _ := pluginPlatform(b)
+	for _, bc := range []struct {
+		name  string
+		convs int
+		setup setup
+	}{
+		{"conversations=1", 1, setup{}},
+		{"conversations=256", 256, setup{}},
+		{"send-only/conversations=256", 256, setup{sendOnly: true}},
+		{"fsync-per-message/conversations=256", 256, setup{syncEach: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p, _ := pluginPlatformWith(b, bc.setup)
 			const senders = 128
 			var next atomic.Int64
 			b.ResetTimer()
@@ -106,7 +137,7 @@ func BenchmarkSendThroughPlugin(b *testing.B) {
 						if i > int64(b.N) {
 							return
 						}
-						out := platform.Outbound{ConversationID: fmt.Sprint("c", int(i)%convs), Text: fmt.Sprint("message ", i)}
+						out := platform.Outbound{ConversationID: fmt.Sprint("c", int(i)%bc.convs), Text: fmt.Sprint("message ", i)}
 						if _, err := p.Send(context.Background(), "echo:bench", out); err != nil {
 							b.Error(err)
 							return

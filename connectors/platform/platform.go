@@ -83,6 +83,8 @@ type Platform struct {
 	agent   bool
 	unacked map[inboxKey]bool // inbound messages the agent has and has not acknowledged
 	acks    chan struct{}     // the agent acknowledged something
+	// heldText is the bytes of text the schedule's items hold (see item.env).
+	heldText int
 }
 
 // runtime is what the platform knows of an instance beyond its stored record.
@@ -381,6 +383,15 @@ func (p *Platform) Remove(ctx context.Context, id string) error {
 	p.mu.Lock()
 	rt := p.runtime[id]
 	delete(p.runtime, id)
+	if q := p.queues[id]; q != nil {
+		for _, c := range q.convs {
+			for _, it := range c.items {
+				if it.env != nil {
+					p.heldText -= len(it.env.Text)
+				}
+			}
+		}
+	}
 	delete(p.queues, id)
 	p.mu.Unlock()
 	if rt != nil && rt.provider != nil {
@@ -495,10 +506,18 @@ func (p *Platform) Send(ctx context.Context, id string, m Outbound) ([]outbox.En
 	}
 	p.mu.Lock()
 	q := p.queueFor(id)
-	for _, r := range res {
-		if r.Err == nil && !r.Duplicate {
-			q.add(&item{seq: r.Seq, conversation: m.ConversationID, nextAt: p.now()})
+	for i, r := range res {
+		if r.Err != nil || r.Duplicate {
+			continue
 		}
+		it := &item{seq: r.Seq, conversation: m.ConversationID, nextAt: p.now()}
+		if p.heldText+len(envs[i].Text) <= maxHeldText {
+			e := envs[i]
+			e.Seq = r.Seq
+			it.env = &e
+			p.heldText += len(e.Text)
+		}
+		q.add(it)
 	}
 	p.mu.Unlock()
 	p.poke()
@@ -546,6 +565,14 @@ type inProcess struct {
 	connectors.Provider
 	kind    string
 	started time.Time
+}
+
+// SendBatch is the provider's, or ErrUnsupported if it sends one message at a time.
+func (p inProcess) SendBatch(ctx context.Context, msgs []connectors.Outgoing) ([]connectors.Outcome, error) {
+	if bs, ok := p.Provider.(connectors.BatchSender); ok {
+		return bs.SendBatch(ctx, msgs)
+	}
+	return nil, connectors.ErrUnsupported
 }
 
 func (p inProcess) Run(ctx context.Context) { <-ctx.Done() }

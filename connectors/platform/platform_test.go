@@ -58,7 +58,9 @@ func runPlatformWith(t *testing.T, maxRunes int) *platform.Platform {
 		if _, err := p.Add(context.Background(), "limited:a", nil); err != nil {
 			t.Fatal(err)
 		}
+		waitView(t, p, "limited:a", "started", func(v platform.View) bool { return v.Readiness == connectors.Ready })
 	}
+	waitView(t, p, "echo:a", "started", func(v platform.View) bool { return v.Readiness == connectors.Ready })
 	return p
 }
 

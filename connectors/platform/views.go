@@ -4,8 +4,10 @@ import (
 	"container/heap"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/palyra/palyra/connectors"
@@ -93,23 +95,13 @@ func (p *Platform) view(in outbox.Instance) View {
 	return v
 }
 
-// observe records what a send's outcome says of its instance.
-func (p *Platform) observe(id string, e outbox.Envelope, res outbox.Result, out connectors.Outcome) {
-	p.mu.Lock()
-	if rt := p.runtime[id]; rt != nil {
-		switch {
-		case out.Readiness != "":
-			rt.status.Readiness, rt.status.Detail = out.Readiness, out.Reason
-		case res.Kind == outbox.ResultDelivered && rt.status.Readiness != connectors.Ready:
-			rt.status.Readiness, rt.status.Detail = connectors.Ready, ""
-		}
-	}
-	p.mu.Unlock()
-	switch res.Kind {
-	case outbox.ResultRetry:
-		p.event(id, "delivery.retry", "warn", fmt.Sprintf("message %s, try %d: %s; next at %s", e.ID, res.Attempts, res.Reason, res.NextAt.Format("15:04:05.000")))
-	case outbox.ResultDead:
-		p.event(id, "delivery.dead_letter", "error", fmt.Sprintf("message %s: %s", e.ID, res.Reason))
+// observeLocked records what a send's outcome says of its instance; p.mu is held.
+func observeLocked(rt *runtime, res outbox.Result, out connectors.Outcome) {
+	switch {
+	case out.Readiness != "":
+		rt.status.Readiness, rt.status.Detail = out.Readiness, out.Reason
+	case res.Kind == outbox.ResultDelivered && rt.status.Readiness != connectors.Ready:
+		rt.status.Readiness, rt.status.Detail = connectors.Ready, ""
 	}
 }
 
@@ -149,8 +141,27 @@ func (p *Platform) Events(id string, before uint64, limit int) ([]outbox.Event, 
 // fix restores the heap after items' due times changed.
 func (h *heads) fix() { heap.Init(h) }
 
+// lastEnvelopeTime keeps the ids newEnvelopeID makes in the order it makes them.
+var lastEnvelopeTime atomic.Int64
+
+// newEnvelopeID returns an id that sorts after every id it returned before (and, the clock
+// permitting, after those of earlier runs): the time in nanoseconds, made strictly
+// increasing, then random bits. Ids in order put each new key of connectors.db's dedupe
+// index next to the last, so a commit of many messages rewrites a few pages of the index,
+// not one page per message.
 func newEnvelopeID() string {
+	now := time.Now().UnixNano()
+	for {
+		last := lastEnvelopeTime.Load()
+		if now <= last {
+			now = last + 1
+		}
+		if lastEnvelopeTime.CompareAndSwap(last, now) {
+			break
+		}
+	}
 	var b [12]byte
-	_, _ = rand.Read(b[:])
+	binary.BigEndian.PutUint64(b[:8], uint64(now))
+	_, _ = rand.Read(b[8:])
 	return "m-" + hex.EncodeToString(b[:])
 }

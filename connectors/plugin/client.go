@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,9 +22,15 @@ var ErrPluginGone = errors.New("connector plugin process is gone")
 type Client struct {
 	rpc  palyrav1.ConnectorPluginClient
 	done <-chan struct{} // closed by go-plugin when the process exits
+	// unbatched is set once the plugin answered SendBatch with Unimplemented; later batches
+	// fail at once, without a call.
+	unbatched atomic.Bool
 }
 
-var _ connectors.Provider = (*Client)(nil)
+var (
+	_ connectors.Provider    = (*Client)(nil)
+	_ connectors.BatchSender = (*Client)(nil)
+)
 
 func (c *Client) Describe(ctx context.Context) (connectors.Description, error) {
 	w, err := c.rpc.Describe(ctx, &palyrav1.DescribeRequest{})
@@ -97,6 +104,37 @@ func (c *Client) Send(ctx context.Context, m connectors.Outgoing) (connectors.Ou
 	}
 	return outcomeFromWire(w), nil
 }
+
+// SendBatch sends msgs in one call. A plugin that does not implement it (it answers
+// Unimplemented) is asked once: this and every later SendBatch fail with
+// connectors.ErrUnsupported, and the caller sends each message with Send.
+func (c *Client) SendBatch(ctx context.Context, msgs []connectors.Outgoing) ([]connectors.Outcome, error) {
+	if c.unbatched.Load() {
+		return nil, errUnbatched
+	}
+	req := &palyrav1.SendBatchRequest{Messages: make([]*palyrav1.SendRequest, len(msgs))}
+	for i, m := range msgs {
+		req.Messages[i] = outgoingToWire(m)
+	}
+	w, err := c.rpc.SendBatch(ctx, req)
+	if err != nil {
+		err = c.fromStatus(ctx, err)
+		if errors.Is(err, connectors.ErrUnsupported) {
+			c.unbatched.Store(true)
+		}
+		return nil, err
+	}
+	if len(w.GetOutcomes()) != len(msgs) {
+		return nil, fmt.Errorf("the plugin answered %d outcomes for %d messages", len(w.GetOutcomes()), len(msgs))
+	}
+	outs := make([]connectors.Outcome, len(msgs))
+	for i, o := range w.GetOutcomes() {
+		outs[i] = outcomeFromWire(o)
+	}
+	return outs, nil
+}
+
+var errUnbatched = fmt.Errorf("%w: the plugin sends one message at a time", connectors.ErrUnsupported)
 
 func (c *Client) Mutate(ctx context.Context, m connectors.Mutation) (connectors.MutationResult, error) {
 	w, err := c.rpc.Mutate(ctx, mutationToWire(m))

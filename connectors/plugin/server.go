@@ -78,6 +78,34 @@ func (s *server) Send(ctx context.Context, req *palyrav1.SendRequest) (*palyrav1
 	return outcomeToWire(o), nil
 }
 
+// SendBatch is the provider's SendBatch, or Unimplemented for a provider that sends one
+// message at a time: the host then uses Send.
+func (s *server) SendBatch(ctx context.Context, req *palyrav1.SendBatchRequest) (*palyrav1.SendBatchReply, error) {
+	bs, ok := s.p.(connectors.BatchSender)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this connector sends one message at a time")
+	}
+	if len(req.GetMessages()) > connectors.MaxBatch {
+		return nil, status.Errorf(codes.InvalidArgument, "%d messages in one batch; at most %d", len(req.GetMessages()), connectors.MaxBatch)
+	}
+	msgs := make([]connectors.Outgoing, len(req.GetMessages()))
+	for i, m := range req.GetMessages() {
+		msgs[i] = outgoingFromWire(m)
+	}
+	outs, err := bs.SendBatch(ctx, msgs)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(outs) != len(msgs) {
+		return nil, status.Errorf(codes.Internal, "the connector answered %d outcomes for %d messages", len(outs), len(msgs))
+	}
+	reply := &palyrav1.SendBatchReply{Outcomes: make([]*palyrav1.SendReply, len(outs))}
+	for i, o := range outs {
+		reply.Outcomes[i] = outcomeToWire(o)
+	}
+	return reply, nil
+}
+
 func (s *server) Mutate(ctx context.Context, req *palyrav1.MutateRequest) (*palyrav1.MutateReply, error) {
 	r, err := s.p.Mutate(ctx, mutationFromWire(req))
 	if err != nil {

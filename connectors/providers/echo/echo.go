@@ -7,11 +7,12 @@
 //	[rate-limit-always] every try is rate limited
 //	[restart-once]     the first try says the connector is restarting
 //	[nack]             the send fails for good
-//	[hang]             the send blocks until the caller gives up
+//	[hang]             the send blocks until the caller gives up (in a batch: the batch)
 //
 // Sends are idempotent by key: a message sent again returns the first delivery's id. With
 // the ledger setting the delivered keys are also appended to a file and read back at start,
-// so the guarantee holds across a killed plugin process (the benchmarks count on it).
+// so the guarantee holds across a killed plugin process (the benchmarks count on it). Echo
+// implements SendBatch: palyrad sends it many messages in one call.
 package echo
 
 import (
@@ -158,25 +159,96 @@ func (p *Provider) Send(ctx context.Context, m connectors.Outgoing) (connectors.
 	if in == nil {
 		return connectors.Outcome{}, fmt.Errorf("%w: %s", connectors.ErrUnknownInstance, m.InstanceID)
 	}
+	out, deliver := in.decide(m)
+	if !deliver {
+		return out, nil
+	}
+	if in.ledger != nil {
+		if _, err := in.ledger.WriteString(m.IdempotencyKey + "\n"); err != nil {
+			return ledgerFailed(err), nil
+		}
+	}
+	return p.deliver(in, m), nil
+}
+
+// SendBatch delivers msgs as Send would, under one lock, with one ledger write per
+// instance. A message with [hang] holds the whole batch until the caller gives up.
+func (p *Provider) SendBatch(ctx context.Context, msgs []connectors.Outgoing) ([]connectors.Outcome, error) {
+	for _, m := range msgs {
+		if strings.Contains(m.Text, "[hang]") {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	outs := make([]connectors.Outcome, len(msgs))
+	deliver := make([]bool, len(msgs))
+	lines := map[*instance][]byte{}
+	seen := make(map[string]bool, len(msgs))
+	for i, m := range msgs {
+		in := p.instances[m.InstanceID]
+		switch {
+		case in == nil:
+			outs[i] = connectors.Outcome{Kind: connectors.Retry, Class: connectors.Transient, Reason: fmt.Sprintf("%v: %s", connectors.ErrUnknownInstance, m.InstanceID)}
+			continue
+		case seen[m.IdempotencyKey]:
+			outs[i] = connectors.Outcome{Kind: connectors.Retry, Class: connectors.Transient, Reason: "echo: the same idempotency key twice in one batch"}
+			continue
+		}
+		seen[m.IdempotencyKey] = true
+		outs[i], deliver[i] = in.decide(m)
+		if deliver[i] && in.ledger != nil {
+			lines[in] = append(append(lines[in], m.IdempotencyKey...), '\n')
+		}
+	}
+	failed := map[*instance]error{}
+	for in, buf := range lines {
+		if _, err := in.ledger.Write(buf); err != nil {
+			failed[in] = err
+		}
+	}
+	for i, m := range msgs {
+		if !deliver[i] {
+			continue
+		}
+		in := p.instances[m.InstanceID]
+		if err := failed[in]; err != nil {
+			outs[i] = ledgerFailed(err)
+			continue
+		}
+		outs[i] = p.deliver(in, m)
+	}
+	return outs, nil
+}
+
+// decide answers a message that is not to be delivered now (delivered before, or marked to
+// fail); deliver is true for one to deliver. p.mu is held.
+func (in *instance) decide(m connectors.Outgoing) (out connectors.Outcome, deliver bool) {
 	if id, ok := in.delivered[m.IdempotencyKey]; ok {
-		return connectors.Outcome{Kind: connectors.Delivered, NativeID: id}, nil
+		return connectors.Outcome{Kind: connectors.Delivered, NativeID: id}, false
 	}
 	switch {
 	case strings.Contains(m.Text, "[nack]"):
-		return connectors.Outcome{Kind: connectors.Permanent, Reason: "echo refuses messages marked [nack]"}, nil
+		return connectors.Outcome{Kind: connectors.Permanent, Reason: "echo refuses messages marked [nack]"}, false
 	case strings.Contains(m.Text, "[rate-limit-always]"):
-		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.RateLimited, Reason: "echo rate limit (always)"}, nil
+		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.RateLimited, Reason: "echo rate limit (always)"}, false
 	case strings.Contains(m.Text, "[rate-limit-once]") && in.once(m.IdempotencyKey):
-		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.RateLimited, RetryAfter: 10 * time.Millisecond, Reason: "echo rate limit (once)"}, nil
+		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.RateLimited, RetryAfter: 10 * time.Millisecond, Reason: "echo rate limit (once)"}, false
 	case strings.Contains(m.Text, "[restart-once]") && in.once(m.IdempotencyKey):
-		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.Restarting, Reason: "echo restarting (once)"}, nil
+		return connectors.Outcome{Kind: connectors.Retry, Class: connectors.Restarting, Reason: "echo restarting (once)"}, false
 	}
+	return connectors.Outcome{}, true
+}
+
+func ledgerFailed(err error) connectors.Outcome {
+	return connectors.Outcome{Kind: connectors.Retry, Class: connectors.Transient, Reason: "ledger: " + err.Error()}
+}
+
+// deliver records m as delivered (its key is in the ledger already) and reflects it.
+// p.mu is held.
+func (p *Provider) deliver(in *instance, m connectors.Outgoing) connectors.Outcome {
 	id := nativeID(m.IdempotencyKey)
-	if in.ledger != nil {
-		if _, err := in.ledger.WriteString(m.IdempotencyKey + "\n"); err != nil {
-			return connectors.Outcome{Kind: connectors.Retry, Class: connectors.Transient, Reason: "ledger: " + err.Error()}, nil
-		}
-	}
 	in.delivered[m.IdempotencyKey] = id
 	msg := &connectors.Message{ID: id, ConversationID: m.ConversationID, SenderID: m.InstanceID, Text: m.Text, CreatedAt: p.now(), ByConnector: true}
 	in.keep(msg)
@@ -187,7 +259,7 @@ func (p *Provider) Send(ctx context.Context, m connectors.Outgoing) (connectors.
 			Text: m.Text, NativeID: fmt.Sprintf("echo-in-%d", p.seq), ReceivedAt: p.now(),
 		}})
 	}
-	return connectors.Outcome{Kind: connectors.Delivered, NativeID: id}, nil
+	return connectors.Outcome{Kind: connectors.Delivered, NativeID: id}
 }
 
 // emit queues an event, dropping it when nobody reads (the host counts inbound by dedupe,

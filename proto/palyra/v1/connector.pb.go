@@ -1371,6 +1371,99 @@ func (x *SendReply) GetReadiness() ConnectorReadiness {
 	return ConnectorReadiness_CONNECTOR_READINESS_UNSPECIFIED
 }
 
+type SendBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// messages are at most 1024, each a SendRequest as Send takes it (each names its
+	// instance).
+	Messages      []*SendRequest `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendBatchRequest) Reset() {
+	*x = SendBatchRequest{}
+	mi := &file_palyra_v1_connector_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendBatchRequest) ProtoMessage() {}
+
+func (x *SendBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_connector_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendBatchRequest.ProtoReflect.Descriptor instead.
+func (*SendBatchRequest) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SendBatchRequest) GetMessages() []*SendRequest {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type SendBatchReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// outcomes has one reply per message, in the request's order. A message whose send
+	// failed in a way Send would answer with an error is a RETRY with class TRANSIENT and
+	// the error as its reason.
+	Outcomes      []*SendReply `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendBatchReply) Reset() {
+	*x = SendBatchReply{}
+	mi := &file_palyra_v1_connector_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendBatchReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendBatchReply) ProtoMessage() {}
+
+func (x *SendBatchReply) ProtoReflect() protoreflect.Message {
+	mi := &file_palyra_v1_connector_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendBatchReply.ProtoReflect.Descriptor instead.
+func (*SendBatchReply) Descriptor() ([]byte, []int) {
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SendBatchReply) GetOutcomes() []*SendReply {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
 type MutateRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	InstanceId     string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
@@ -1385,7 +1478,7 @@ type MutateRequest struct {
 
 func (x *MutateRequest) Reset() {
 	*x = MutateRequest{}
-	mi := &file_palyra_v1_connector_proto_msgTypes[15]
+	mi := &file_palyra_v1_connector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1490,7 @@ func (x *MutateRequest) String() string {
 func (*MutateRequest) ProtoMessage() {}
 
 func (x *MutateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_connector_proto_msgTypes[15]
+	mi := &file_palyra_v1_connector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1503,7 @@ func (x *MutateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MutateRequest.ProtoReflect.Descriptor instead.
 func (*MutateRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{15}
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MutateRequest) GetInstanceId() string {
@@ -1466,7 +1559,7 @@ type MutateReply struct {
 
 func (x *MutateReply) Reset() {
 	*x = MutateReply{}
-	mi := &file_palyra_v1_connector_proto_msgTypes[16]
+	mi := &file_palyra_v1_connector_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1571,7 @@ func (x *MutateReply) String() string {
 func (*MutateReply) ProtoMessage() {}
 
 func (x *MutateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_connector_proto_msgTypes[16]
+	mi := &file_palyra_v1_connector_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1584,7 @@ func (x *MutateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MutateReply.ProtoReflect.Descriptor instead.
 func (*MutateReply) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{16}
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MutateReply) GetDone() bool {
@@ -1528,7 +1621,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_palyra_v1_connector_proto_msgTypes[17]
+	mi := &file_palyra_v1_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1633,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_connector_proto_msgTypes[17]
+	mi := &file_palyra_v1_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1646,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{17}
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReadRequest) GetInstanceId() string {
@@ -1600,7 +1693,7 @@ type ReadReply struct {
 
 func (x *ReadReply) Reset() {
 	*x = ReadReply{}
-	mi := &file_palyra_v1_connector_proto_msgTypes[18]
+	mi := &file_palyra_v1_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +1705,7 @@ func (x *ReadReply) String() string {
 func (*ReadReply) ProtoMessage() {}
 
 func (x *ReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_connector_proto_msgTypes[18]
+	mi := &file_palyra_v1_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +1718,7 @@ func (x *ReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
 func (*ReadReply) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{18}
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReadReply) GetMessages() []*ChannelMessage {
@@ -1651,7 +1744,7 @@ type ChannelMessage struct {
 
 func (x *ChannelMessage) Reset() {
 	*x = ChannelMessage{}
-	mi := &file_palyra_v1_connector_proto_msgTypes[19]
+	mi := &file_palyra_v1_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1756,7 @@ func (x *ChannelMessage) String() string {
 func (*ChannelMessage) ProtoMessage() {}
 
 func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_connector_proto_msgTypes[19]
+	mi := &file_palyra_v1_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1769,7 @@ func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelMessage.ProtoReflect.Descriptor instead.
 func (*ChannelMessage) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{19}
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChannelMessage) GetId() string {
@@ -1744,7 +1837,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_palyra_v1_connector_proto_msgTypes[20]
+	mi := &file_palyra_v1_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1849,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palyra_v1_connector_proto_msgTypes[20]
+	mi := &file_palyra_v1_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1862,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{20}
+	return file_palyra_v1_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StatusRequest) GetInstanceId() string {
@@ -1868,7 +1961,11 @@ const file_palyra_v1_connector_proto_rawDesc = "" +
 	"retryClass\x12$\n" +
 	"\x0eretry_after_ms\x18\x04 \x01(\x03R\fretryAfterMs\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12;\n" +
-	"\treadiness\x18\x06 \x01(\x0e2\x1d.palyra.v1.ConnectorReadinessR\treadiness\"\xcf\x01\n" +
+	"\treadiness\x18\x06 \x01(\x0e2\x1d.palyra.v1.ConnectorReadinessR\treadiness\"F\n" +
+	"\x10SendBatchRequest\x122\n" +
+	"\bmessages\x18\x01 \x03(\v2\x16.palyra.v1.SendRequestR\bmessages\"B\n" +
+	"\x0eSendBatchReply\x120\n" +
+	"\boutcomes\x18\x01 \x03(\v2\x14.palyra.v1.SendReplyR\boutcomes\"\xcf\x01\n" +
 	"\rMutateRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12+\n" +
@@ -1943,14 +2040,15 @@ const file_palyra_v1_connector_proto_rawDesc = "" +
 	"\x19MUTATION_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MUTATION_KIND_EDIT\x10\x01\x12\x18\n" +
 	"\x14MUTATION_KIND_DELETE\x10\x02\x12\x17\n" +
-	"\x13MUTATION_KIND_REACT\x10\x032\xf1\x04\n" +
+	"\x13MUTATION_KIND_REACT\x10\x032\xb6\x05\n" +
 	"\x0fConnectorPlugin\x12G\n" +
 	"\bDescribe\x12\x1a.palyra.v1.DescribeRequest\x1a\x1f.palyra.v1.ConnectorDescription\x12R\n" +
 	"\x0eValidateConfig\x12 .palyra.v1.ValidateConfigRequest\x1a\x1e.palyra.v1.ValidateConfigReply\x12K\n" +
 	"\rStartInstance\x12\x1f.palyra.v1.StartInstanceRequest\x1a\x19.palyra.v1.InstanceStatus\x12L\n" +
 	"\fStopInstance\x12\x1e.palyra.v1.StopInstanceRequest\x1a\x1c.palyra.v1.StopInstanceReply\x12?\n" +
 	"\x06Events\x12\x18.palyra.v1.EventsRequest\x1a\x19.palyra.v1.ConnectorEvent0\x01\x124\n" +
-	"\x04Send\x12\x16.palyra.v1.SendRequest\x1a\x14.palyra.v1.SendReply\x12:\n" +
+	"\x04Send\x12\x16.palyra.v1.SendRequest\x1a\x14.palyra.v1.SendReply\x12C\n" +
+	"\tSendBatch\x12\x1b.palyra.v1.SendBatchRequest\x1a\x19.palyra.v1.SendBatchReply\x12:\n" +
 	"\x06Mutate\x12\x18.palyra.v1.MutateRequest\x1a\x16.palyra.v1.MutateReply\x124\n" +
 	"\x04Read\x12\x16.palyra.v1.ReadRequest\x1a\x14.palyra.v1.ReadReply\x12=\n" +
 	"\x06Status\x12\x18.palyra.v1.StatusRequest\x1a\x19.palyra.v1.InstanceStatusB3Z1github.com/palyra/palyra/proto/palyra/v1;palyrav1b\x06proto3"
@@ -1968,7 +2066,7 @@ func file_palyra_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_palyra_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_palyra_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_palyra_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_palyra_v1_connector_proto_goTypes = []any{
 	(ConnectorAvailability)(0),    // 0: palyra.v1.ConnectorAvailability
 	(ConnectorCapability)(0),      // 1: palyra.v1.ConnectorCapability
@@ -1992,59 +2090,65 @@ var file_palyra_v1_connector_proto_goTypes = []any{
 	(*InboundMessage)(nil),        // 19: palyra.v1.InboundMessage
 	(*SendRequest)(nil),           // 20: palyra.v1.SendRequest
 	(*SendReply)(nil),             // 21: palyra.v1.SendReply
-	(*MutateRequest)(nil),         // 22: palyra.v1.MutateRequest
-	(*MutateReply)(nil),           // 23: palyra.v1.MutateReply
-	(*ReadRequest)(nil),           // 24: palyra.v1.ReadRequest
-	(*ReadReply)(nil),             // 25: palyra.v1.ReadReply
-	(*ChannelMessage)(nil),        // 26: palyra.v1.ChannelMessage
-	(*StatusRequest)(nil),         // 27: palyra.v1.StatusRequest
-	nil,                           // 28: palyra.v1.ValidateConfigRequest.ConfigEntry
-	nil,                           // 29: palyra.v1.StartInstanceRequest.ConfigEntry
-	nil,                           // 30: palyra.v1.StartInstanceRequest.CredentialsEntry
-	nil,                           // 31: palyra.v1.InstanceStatus.FactsEntry
+	(*SendBatchRequest)(nil),      // 22: palyra.v1.SendBatchRequest
+	(*SendBatchReply)(nil),        // 23: palyra.v1.SendBatchReply
+	(*MutateRequest)(nil),         // 24: palyra.v1.MutateRequest
+	(*MutateReply)(nil),           // 25: palyra.v1.MutateReply
+	(*ReadRequest)(nil),           // 26: palyra.v1.ReadRequest
+	(*ReadReply)(nil),             // 27: palyra.v1.ReadReply
+	(*ChannelMessage)(nil),        // 28: palyra.v1.ChannelMessage
+	(*StatusRequest)(nil),         // 29: palyra.v1.StatusRequest
+	nil,                           // 30: palyra.v1.ValidateConfigRequest.ConfigEntry
+	nil,                           // 31: palyra.v1.StartInstanceRequest.ConfigEntry
+	nil,                           // 32: palyra.v1.StartInstanceRequest.CredentialsEntry
+	nil,                           // 33: palyra.v1.InstanceStatus.FactsEntry
 }
 var file_palyra_v1_connector_proto_depIdxs = []int32{
 	0,  // 0: palyra.v1.ConnectorDescription.availability:type_name -> palyra.v1.ConnectorAvailability
 	1,  // 1: palyra.v1.ConnectorDescription.capabilities:type_name -> palyra.v1.ConnectorCapability
 	9,  // 2: palyra.v1.ConnectorDescription.config:type_name -> palyra.v1.ConfigField
 	2,  // 3: palyra.v1.ConfigField.type:type_name -> palyra.v1.ConfigFieldType
-	28, // 4: palyra.v1.ValidateConfigRequest.config:type_name -> palyra.v1.ValidateConfigRequest.ConfigEntry
+	30, // 4: palyra.v1.ValidateConfigRequest.config:type_name -> palyra.v1.ValidateConfigRequest.ConfigEntry
 	12, // 5: palyra.v1.ValidateConfigReply.errors:type_name -> palyra.v1.FieldError
-	29, // 6: palyra.v1.StartInstanceRequest.config:type_name -> palyra.v1.StartInstanceRequest.ConfigEntry
-	30, // 7: palyra.v1.StartInstanceRequest.credentials:type_name -> palyra.v1.StartInstanceRequest.CredentialsEntry
+	31, // 6: palyra.v1.StartInstanceRequest.config:type_name -> palyra.v1.StartInstanceRequest.ConfigEntry
+	32, // 7: palyra.v1.StartInstanceRequest.credentials:type_name -> palyra.v1.StartInstanceRequest.CredentialsEntry
 	3,  // 8: palyra.v1.InstanceStatus.readiness:type_name -> palyra.v1.ConnectorReadiness
-	31, // 9: palyra.v1.InstanceStatus.facts:type_name -> palyra.v1.InstanceStatus.FactsEntry
+	33, // 9: palyra.v1.InstanceStatus.facts:type_name -> palyra.v1.InstanceStatus.FactsEntry
 	19, // 10: palyra.v1.ConnectorEvent.inbound:type_name -> palyra.v1.InboundMessage
 	14, // 11: palyra.v1.ConnectorEvent.status:type_name -> palyra.v1.InstanceStatus
 	4,  // 12: palyra.v1.SendReply.outcome:type_name -> palyra.v1.SendOutcome
 	5,  // 13: palyra.v1.SendReply.retry_class:type_name -> palyra.v1.RetryClass
 	3,  // 14: palyra.v1.SendReply.readiness:type_name -> palyra.v1.ConnectorReadiness
-	6,  // 15: palyra.v1.MutateRequest.kind:type_name -> palyra.v1.MutationKind
-	26, // 16: palyra.v1.MutateReply.message:type_name -> palyra.v1.ChannelMessage
-	26, // 17: palyra.v1.ReadReply.messages:type_name -> palyra.v1.ChannelMessage
-	7,  // 18: palyra.v1.ConnectorPlugin.Describe:input_type -> palyra.v1.DescribeRequest
-	10, // 19: palyra.v1.ConnectorPlugin.ValidateConfig:input_type -> palyra.v1.ValidateConfigRequest
-	13, // 20: palyra.v1.ConnectorPlugin.StartInstance:input_type -> palyra.v1.StartInstanceRequest
-	15, // 21: palyra.v1.ConnectorPlugin.StopInstance:input_type -> palyra.v1.StopInstanceRequest
-	17, // 22: palyra.v1.ConnectorPlugin.Events:input_type -> palyra.v1.EventsRequest
-	20, // 23: palyra.v1.ConnectorPlugin.Send:input_type -> palyra.v1.SendRequest
-	22, // 24: palyra.v1.ConnectorPlugin.Mutate:input_type -> palyra.v1.MutateRequest
-	24, // 25: palyra.v1.ConnectorPlugin.Read:input_type -> palyra.v1.ReadRequest
-	27, // 26: palyra.v1.ConnectorPlugin.Status:input_type -> palyra.v1.StatusRequest
-	8,  // 27: palyra.v1.ConnectorPlugin.Describe:output_type -> palyra.v1.ConnectorDescription
-	11, // 28: palyra.v1.ConnectorPlugin.ValidateConfig:output_type -> palyra.v1.ValidateConfigReply
-	14, // 29: palyra.v1.ConnectorPlugin.StartInstance:output_type -> palyra.v1.InstanceStatus
-	16, // 30: palyra.v1.ConnectorPlugin.StopInstance:output_type -> palyra.v1.StopInstanceReply
-	18, // 31: palyra.v1.ConnectorPlugin.Events:output_type -> palyra.v1.ConnectorEvent
-	21, // 32: palyra.v1.ConnectorPlugin.Send:output_type -> palyra.v1.SendReply
-	23, // 33: palyra.v1.ConnectorPlugin.Mutate:output_type -> palyra.v1.MutateReply
-	25, // 34: palyra.v1.ConnectorPlugin.Read:output_type -> palyra.v1.ReadReply
-	14, // 35: palyra.v1.ConnectorPlugin.Status:output_type -> palyra.v1.InstanceStatus
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	20, // 15: palyra.v1.SendBatchRequest.messages:type_name -> palyra.v1.SendRequest
+	21, // 16: palyra.v1.SendBatchReply.outcomes:type_name -> palyra.v1.SendReply
+	6,  // 17: palyra.v1.MutateRequest.kind:type_name -> palyra.v1.MutationKind
+	28, // 18: palyra.v1.MutateReply.message:type_name -> palyra.v1.ChannelMessage
+	28, // 19: palyra.v1.ReadReply.messages:type_name -> palyra.v1.ChannelMessage
+	7,  // 20: palyra.v1.ConnectorPlugin.Describe:input_type -> palyra.v1.DescribeRequest
+	10, // 21: palyra.v1.ConnectorPlugin.ValidateConfig:input_type -> palyra.v1.ValidateConfigRequest
+	13, // 22: palyra.v1.ConnectorPlugin.StartInstance:input_type -> palyra.v1.StartInstanceRequest
+	15, // 23: palyra.v1.ConnectorPlugin.StopInstance:input_type -> palyra.v1.StopInstanceRequest
+	17, // 24: palyra.v1.ConnectorPlugin.Events:input_type -> palyra.v1.EventsRequest
+	20, // 25: palyra.v1.ConnectorPlugin.Send:input_type -> palyra.v1.SendRequest
+	22, // 26: palyra.v1.ConnectorPlugin.SendBatch:input_type -> palyra.v1.SendBatchRequest
+	24, // 27: palyra.v1.ConnectorPlugin.Mutate:input_type -> palyra.v1.MutateRequest
+	26, // 28: palyra.v1.ConnectorPlugin.Read:input_type -> palyra.v1.ReadRequest
+	29, // 29: palyra.v1.ConnectorPlugin.Status:input_type -> palyra.v1.StatusRequest
+	8,  // 30: palyra.v1.ConnectorPlugin.Describe:output_type -> palyra.v1.ConnectorDescription
+	11, // 31: palyra.v1.ConnectorPlugin.ValidateConfig:output_type -> palyra.v1.ValidateConfigReply
+	14, // 32: palyra.v1.ConnectorPlugin.StartInstance:output_type -> palyra.v1.InstanceStatus
+	16, // 33: palyra.v1.ConnectorPlugin.StopInstance:output_type -> palyra.v1.StopInstanceReply
+	18, // 34: palyra.v1.ConnectorPlugin.Events:output_type -> palyra.v1.ConnectorEvent
+	21, // 35: palyra.v1.ConnectorPlugin.Send:output_type -> palyra.v1.SendReply
+	23, // 36: palyra.v1.ConnectorPlugin.SendBatch:output_type -> palyra.v1.SendBatchReply
+	25, // 37: palyra.v1.ConnectorPlugin.Mutate:output_type -> palyra.v1.MutateReply
+	27, // 38: palyra.v1.ConnectorPlugin.Read:output_type -> palyra.v1.ReadReply
+	14, // 39: palyra.v1.ConnectorPlugin.Status:output_type -> palyra.v1.InstanceStatus
+	30, // [30:40] is the sub-list for method output_type
+	20, // [20:30] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_palyra_v1_connector_proto_init() }
@@ -2062,7 +2166,7 @@ func file_palyra_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palyra_v1_connector_proto_rawDesc), len(file_palyra_v1_connector_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	ConnectorPlugin_StopInstance_FullMethodName   = "/palyra.v1.ConnectorPlugin/StopInstance"
 	ConnectorPlugin_Events_FullMethodName         = "/palyra.v1.ConnectorPlugin/Events"
 	ConnectorPlugin_Send_FullMethodName           = "/palyra.v1.ConnectorPlugin/Send"
+	ConnectorPlugin_SendBatch_FullMethodName      = "/palyra.v1.ConnectorPlugin/SendBatch"
 	ConnectorPlugin_Mutate_FullMethodName         = "/palyra.v1.ConnectorPlugin/Mutate"
 	ConnectorPlugin_Read_FullMethodName           = "/palyra.v1.ConnectorPlugin/Read"
 	ConnectorPlugin_Status_FullMethodName         = "/palyra.v1.ConnectorPlugin/Status"
@@ -54,6 +55,15 @@ type ConnectorPluginClient interface {
 	Events(ctx context.Context, in *EventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConnectorEvent], error)
 	// Send delivers one message. It must be idempotent per idempotency_key.
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendReply, error)
+	// SendBatch delivers many messages in one call, each as Send would, and answers one
+	// outcome per message, in the request's order. It is optional: a plugin that leaves it
+	// unimplemented (gRPC code UNIMPLEMENTED) gets every message through Send instead. The
+	// messages of a batch are of different conversations (palyrad sends a conversation's
+	// messages one at a time, in order), so the plugin may deliver them in any order or side
+	// by side. The reply comes when the last message is settled: a plugin whose sends each
+	// wait on a network gains little from it. An error for the whole call means none of the
+	// outcomes is known; palyrad tries them all again, with the same idempotency keys.
+	SendBatch(ctx context.Context, in *SendBatchRequest, opts ...grpc.CallOption) (*SendBatchReply, error)
 	// Mutate edits, deletes or reacts to a message (capabilities edit, delete, react).
 	Mutate(ctx context.Context, in *MutateRequest, opts ...grpc.CallOption) (*MutateReply, error)
 	// Read returns a conversation's messages, newest first (capability read).
@@ -139,6 +149,16 @@ func (c *connectorPluginClient) Send(ctx context.Context, in *SendRequest, opts 
 	return out, nil
 }
 
+func (c *connectorPluginClient) SendBatch(ctx context.Context, in *SendBatchRequest, opts ...grpc.CallOption) (*SendBatchReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendBatchReply)
+	err := c.cc.Invoke(ctx, ConnectorPlugin_SendBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *connectorPluginClient) Mutate(ctx context.Context, in *MutateRequest, opts ...grpc.CallOption) (*MutateReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MutateReply)
@@ -193,6 +213,15 @@ type ConnectorPluginServer interface {
 	Events(*EventsRequest, grpc.ServerStreamingServer[ConnectorEvent]) error
 	// Send delivers one message. It must be idempotent per idempotency_key.
 	Send(context.Context, *SendRequest) (*SendReply, error)
+	// SendBatch delivers many messages in one call, each as Send would, and answers one
+	// outcome per message, in the request's order. It is optional: a plugin that leaves it
+	// unimplemented (gRPC code UNIMPLEMENTED) gets every message through Send instead. The
+	// messages of a batch are of different conversations (palyrad sends a conversation's
+	// messages one at a time, in order), so the plugin may deliver them in any order or side
+	// by side. The reply comes when the last message is settled: a plugin whose sends each
+	// wait on a network gains little from it. An error for the whole call means none of the
+	// outcomes is known; palyrad tries them all again, with the same idempotency keys.
+	SendBatch(context.Context, *SendBatchRequest) (*SendBatchReply, error)
 	// Mutate edits, deletes or reacts to a message (capabilities edit, delete, react).
 	Mutate(context.Context, *MutateRequest) (*MutateReply, error)
 	// Read returns a conversation's messages, newest first (capability read).
@@ -226,6 +255,9 @@ func (UnimplementedConnectorPluginServer) Events(*EventsRequest, grpc.ServerStre
 }
 func (UnimplementedConnectorPluginServer) Send(context.Context, *SendRequest) (*SendReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Send not implemented")
+}
+func (UnimplementedConnectorPluginServer) SendBatch(context.Context, *SendBatchRequest) (*SendBatchReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendBatch not implemented")
 }
 func (UnimplementedConnectorPluginServer) Mutate(context.Context, *MutateRequest) (*MutateReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Mutate not implemented")
@@ -358,6 +390,24 @@ func _ConnectorPlugin_Send_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorPlugin_SendBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorPluginServer).SendBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorPlugin_SendBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorPluginServer).SendBatch(ctx, req.(*SendBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConnectorPlugin_Mutate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MutateRequest)
 	if err := dec(in); err != nil {
@@ -438,6 +488,10 @@ var ConnectorPlugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Send",
 			Handler:    _ConnectorPlugin_Send_Handler,
+		},
+		{
+			MethodName: "SendBatch",
+			Handler:    _ConnectorPlugin_SendBatch_Handler,
 		},
 		{
 			MethodName: "Mutate",
