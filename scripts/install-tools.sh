@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and benchmarking need on a fresh Debian machine:
-# protoc (Debian), the protoc Go plugins and `just` into ./bin, tmux for the end-to-end test.
+# protoc (Debian), the protoc Go plugins and `just` into ./bin, tmux for the end-to-end test,
+# chromium for palyra-browserd and its engine tests.
 # Idempotent: anything already present is skipped. Pass --bench to also install supervisord,
 # the peer that `just bench` measures beside us.
 set -euo pipefail
@@ -11,6 +12,7 @@ export GOBIN="$PWD/bin"
 need_apt=()
 command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 command -v tmux >/dev/null || need_apt+=(tmux)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [[ "${1:-}" == "--bench" ]]; then
   command -v supervisord >/dev/null || need_apt+=(supervisor)
 fi
