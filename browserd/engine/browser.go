@@ -97,7 +97,12 @@ func startBrowser(ctx, life context.Context, cfg Config) (*browserProc, error) {
 		return nil, fmt.Errorf("chromium profile dir: %w", err)
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(life, browserFlags(cfg, dir)...)
-	bctx, cancel := chromedp.NewContext(actx)
+	// chromedp logs through the log package unless told otherwise.
+	log := cfg.Logger.With("subsystem", "chromedp")
+	bctx, cancel := chromedp.NewContext(actx,
+		chromedp.WithLogf(func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) }),
+		chromedp.WithErrorf(func(f string, a ...any) { log.Warn(fmt.Sprintf(f, a...)) }),
+	)
 	b := &browserProc{ctx: bctx, cancel: cancel, cancelAlloc: cancelAlloc, userDataDir: dir, stopping: make(chan struct{})}
 
 	// The first Do starts the browser and binds it to bctx, so it must not carry the
@@ -115,7 +120,11 @@ func startBrowser(ctx, life context.Context, cfg Config) (*browserProc, error) {
 	}
 	if err != nil {
 		b.stop()
-		return nil, fmt.Errorf("chromium failed to start: %s", firstLine(err.Error()))
+		msg := strings.TrimSpace(strings.TrimPrefix(err.Error(), "chrome failed to start:"))
+		if msg == "" {
+			msg = "it exited at once with no output"
+		}
+		return nil, fmt.Errorf("chromium failed to start: %s", clip(strings.Join(strings.Fields(msg), " "), 400))
 	}
 	if p := chromedp.FromContext(bctx).Browser.Process(); p != nil {
 		b.pid = p.Pid

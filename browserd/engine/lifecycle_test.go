@@ -151,7 +151,9 @@ func TestIdleTTLAndLifetime(t *testing.T) {
 		t.Fatalf("busy session: %v", err)
 	}
 
+	e.mu.Lock() // the reaper reads cfg under mu
 	e.cfg.Lifetime = 200 * time.Millisecond
+	e.mu.Unlock()
 	eventually(t, 2*time.Second, "old session reaped", func() bool {
 		_, err := e.Get(busy)
 		return errors.Is(err, ErrExpired) && strings.Contains(err.Error(), "lifetime")
@@ -268,4 +270,18 @@ func TestMissingChromiumIsDegraded(t *testing.T) {
 	if _, err := e.Create(context.Background()); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "apt-get install chromium") {
 		t.Fatalf("create = %v", err)
 	}
+}
+
+func TestFailingChromiumIsDegradedAndRetried(t *testing.T) {
+	e := New(Config{ChromiumPath: "/bin/false", DownloadDir: t.TempDir()})
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if h := e.Health(); h.Status != StatusDegraded || !strings.Contains(h.Reason, "chromium failed to start") {
+		t.Fatalf("health = %+v", h)
+	}
+	eventually(t, 5*time.Second, "a failed restart shows in health", func() bool {
+		return strings.Contains(e.Health().Reason, "restart 1 failed")
+	})
 }

@@ -37,7 +37,9 @@ type session struct {
 	dir       string // downloads
 	created   time.Time
 
-	ctx    context.Context // ends when the session ends; every tab derives from it
+	// ctx ends when the session ends; every tab derives from it. chromedp keeps its
+	// browser and tab handles in contexts, so this one lives as long as the session.
+	ctx    context.Context
 	cancel context.CancelFunc
 
 	actMu sync.Mutex
