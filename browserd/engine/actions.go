@@ -62,7 +62,7 @@ func (e *Engine) act(ctx context.Context, id, name string, timeout time.Duration
 	case s.ended() != nil:
 		return fmt.Errorf("%s: %w", name, s.ended())
 	case ctx.Err() != nil:
-		return fmt.Errorf("%s: %w", name, ctx.Err())
+		return fmt.Errorf("%s: %w: %w", name, ctx.Err(), err)
 	case errors.Is(actx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrRefused):
 		return fmt.Errorf("%s: %w after %s: %w", name, ErrTimeout, timeout, err)
 	}
@@ -379,7 +379,13 @@ func resolve(ctx context.Context, sel string) (runtime.RemoteObjectID, error) {
 func poll(ctx context.Context, try func() (bool, error), what string) error {
 	for {
 		done, err := try()
-		if err != nil || done {
+		if done {
+			return nil
+		}
+		if ctx.Err() != nil { // the deadline may land inside try's call
+			return fmt.Errorf("%w: %s", ErrNotFound, what)
+		}
+		if err != nil {
 			return err
 		}
 		select {

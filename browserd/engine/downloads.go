@@ -193,7 +193,10 @@ func safeName(name string) string {
 		}
 		return r
 	}, name)
-	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+	switch {
+	case name == "" || name == "." || name == "..":
+		name = "download"
+	case strings.HasPrefix(name, "."):
 		name = "download" + name
 	}
 	return clip(name, 128)

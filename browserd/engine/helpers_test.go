@@ -47,12 +47,54 @@ func startEngine(tb testing.TB, cfg Config) *Engine {
 	return e
 }
 
+var shared struct {
+	once sync.Once
+	e    *Engine
+	err  error
+}
+
+// sharedEngine is one engine for the tests that need nothing of their own but a session,
+// so the package's tests start fewer browsers. Its Guard refuses "/blocked" URLs; a
+// session may download 5000 bytes and open 2 tabs. TestMain closes it.
+func sharedEngine(tb testing.TB) *Engine {
+	tb.Helper()
+	requireChromium(tb)
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "palyra-engine-test-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.e = New(Config{
+			ChromiumPath: os.Getenv("PALYRA_CHROMIUM"), DownloadDir: dir,
+			Guard: &pathGuard{}, MaxDownloadBytes: 5000, MaxTabs: 2,
+		})
+		if err := shared.e.Start(context.Background()); err != nil {
+			shared.err = err
+		} else if h := shared.e.Health(); h.Status != StatusOK {
+			shared.err = fmt.Errorf("health after Start: %+v", h)
+		}
+	})
+	if shared.err != nil {
+		tb.Fatal(shared.err)
+	}
+	return shared.e
+}
+
+func closeShared() {
+	if shared.e != nil {
+		shared.e.Close()
+		os.RemoveAll(shared.e.cfg.DownloadDir)
+	}
+}
+
 func create(tb testing.TB, e *Engine) string {
 	tb.Helper()
 	info, err := e.Create(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { e.CloseSession(info.ID) })
 	return info.ID
 }
 
@@ -118,6 +160,12 @@ func testSite(tb testing.TB) *httptest.Server {
 	})
 	mux.HandleFunc("/to-blocked", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/blocked/page", http.StatusFound)
+	})
+	mux.HandleFunc("/noise", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<html><body style="margin:0"><canvas id="c" width="800" height="600"></canvas><script>
+const c = document.getElementById('c').getContext('2d'), img = c.createImageData(800, 600);
+for (let i = 0; i < img.data.length; i++) img.data[i] = Math.random() * 256 | 0;
+c.putImageData(img, 0, 0);</script></body></html>`)
 	})
 	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
 		n := 1000

@@ -21,7 +21,9 @@ func TestMain(m *testing.M) {
 		runHelper()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	closeShared()
+	os.Exit(code)
 }
 
 // runHelper is the re-executed test binary of TestBrowserDiesWithBrowserd: it starts an
@@ -43,6 +45,7 @@ func runHelper() {
 }
 
 func TestBrowserDiesWithBrowserd(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PALYRA_ENGINE_HELPER=1")
@@ -64,19 +67,23 @@ func TestBrowserDiesWithBrowserd(t *testing.T) {
 	if _, err := fmt.Sscan(line, new(string), &pid, &dir); err != nil || !strings.HasPrefix(line, "ready") {
 		t.Fatalf("helper said %q", line)
 	}
-	if n := len(chromiumWith(dir)); n < 2 {
+	if n := len(chromiumWith(dir)); n < 3 {
 		t.Fatalf("only %d chromium processes before the kill", n)
 	}
+	before := len(chromiumWith(dir))
+	killed := time.Now()
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	eventually(t, 10*time.Second, "no chromium left after browserd's SIGKILL", func() bool {
 		return len(chromiumWith(dir)) == 0
 	})
+	t.Logf("%d chromium processes gone %s after the SIGKILL", before, time.Since(killed).Round(time.Millisecond))
 	os.RemoveAll(dir) // nobody else will: browserd was killed
 }
 
 func TestCloseDisposesContext(t *testing.T) {
-	e := startEngine(t, Config{})
+	t.Parallel()
+	e := sharedEngine(t)
 	id := create(t, e)
 	s, _ := e.lookup(id)
 	ctxID := s.contextID
@@ -121,6 +128,7 @@ func hasContext(t *testing.T, e *Engine, id any) bool {
 }
 
 func TestMaxSessions(t *testing.T) {
+	t.Parallel()
 	e := startEngine(t, Config{MaxSessions: 2})
 	a := create(t, e)
 	create(t, e)
@@ -195,7 +203,8 @@ func TestActionTimeout(t *testing.T) {
 }
 
 func TestTabs(t *testing.T) {
-	e := startEngine(t, Config{MaxTabs: 2})
+	t.Parallel()
+	e := sharedEngine(t) // two tabs a session
 	site := testSite(t)
 	id := create(t, e)
 	ctx := context.Background()
@@ -228,6 +237,7 @@ func TestTabs(t *testing.T) {
 }
 
 func TestBrowserCrashEndsSessionsAndRestarts(t *testing.T) {
+	t.Parallel()
 	e := startEngine(t, Config{})
 	site := testSite(t)
 	id := create(t, e)
