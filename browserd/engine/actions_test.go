@@ -264,4 +264,10 @@ func TestDownloadsIntoSessionDirWithLimit(t *testing.T) {
 	if !strings.Contains(dl[1].Error, "5000 bytes") {
 		t.Fatalf("cancelled download = %+v", dl[1])
 	}
+	// A download from a subframe counts against the session too.
+	navigate(t, e, id, site.URL+"/download-frame?n=9000")
+	eventually(t, 5*time.Second, "oversize download from an iframe cancelled", func() bool {
+		dl, _ = e.Downloads(id)
+		return len(dl) == 3 && dl[2].State == "canceled"
+	})
 }

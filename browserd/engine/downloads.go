@@ -167,8 +167,14 @@ func (e *Engine) progress(b *browserProc, s *session, ev *browser.EventDownloadP
 }
 
 // sessionOfFrame finds the session whose tab has the main frame id (a page's main frame
-// id is its target id).
+// id is its target id), or one of whose pages had the subframe id.
 func (e *Engine) sessionOfFrame(id cdp.FrameID) *session {
+	e.framesMu.Lock()
+	s := e.frames[id]
+	e.framesMu.Unlock()
+	if s != nil {
+		return s
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, s := range e.sessions {

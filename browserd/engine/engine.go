@@ -12,6 +12,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
 )
 
 // Config is what an Engine needs. Zero values take the defaults documented on each field.
@@ -102,6 +104,9 @@ type Engine struct {
 	started  bool
 	closed   bool
 	dlRoot   string // the download root this engine made, removed on Close
+
+	framesMu sync.Mutex
+	frames   map[cdp.FrameID]*session // subframes seen, so their downloads find their session
 }
 
 // New builds an Engine; nothing runs until Start.
@@ -114,6 +119,7 @@ func New(cfg Config) *Engine {
 		life:     life,
 		stopLife: stop,
 		sessions: map[string]*session{},
+		frames:   map[cdp.FrameID]*session{},
 		ended:    newTombstones(256),
 		health:   Health{Status: StatusStarting},
 	}

@@ -174,6 +174,9 @@ c.putImageData(img, 0, 0);</script></body></html>`)
 		w.Header().Set("Content-Disposition", `attachment; filename="../data.bin"`)
 		w.Write([]byte(strings.Repeat("x", n)))
 	})
+	mux.HandleFunc("/download-frame", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<html><body><iframe src="/download?n=%s"></iframe></body></html>`, r.URL.Query().Get("n"))
+	})
 	mux.HandleFunc("/download-page", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<html><body><a id="dl" href="/download?n=%s">get</a></body></html>`, r.URL.Query().Get("n"))
 	})

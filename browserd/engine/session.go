@@ -244,6 +244,13 @@ func (e *Engine) endSession(s *session, why error) {
 			e.log.Warn("dispose browser context", "session", s.id, "err", err)
 		}
 	}
+	e.framesMu.Lock()
+	for id, owner := range e.frames {
+		if owner == s {
+			delete(e.frames, id)
+		}
+	}
+	e.framesMu.Unlock()
 	if s.dir != "" {
 		os.RemoveAll(s.dir)
 	}

@@ -14,6 +14,10 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// maxFrames bounds the subframes remembered for filing downloads; past it, a subframe's
+// download is not filed and not limited (it still lands in its session's directory).
+const maxFrames = 1 << 14
+
 // tab is one page target of a session.
 type tab struct {
 	id     target.ID
@@ -97,6 +101,12 @@ func (e *Engine) onEvent(s *session, t *tab, ev any) {
 		}
 		n.Time, n.Type, n.Error = now, string(ev.Type), ev.ErrorText
 		s.logNetwork(n)
+	case *page.EventFrameAttached:
+		e.framesMu.Lock()
+		if len(e.frames) < maxFrames {
+			e.frames[ev.FrameID] = s
+		}
+		e.framesMu.Unlock()
 	case *page.EventFrameNavigated:
 		if ev.Frame != nil && ev.Frame.ParentID == "" {
 			s.mu.Lock()
