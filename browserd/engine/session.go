@@ -82,6 +82,7 @@ func (e *Engine) Create(ctx context.Context) (SessionInfo, error) {
 		console:    newRing[ConsoleEntry](e.cfg.LogEntries),
 		network:    newRing[NetworkEntry](e.cfg.LogEntries),
 	}
+	s.ctx, s.cancel = context.WithCancel(b.ctx) // before anyone can see s: endSession reads them
 	// Reserve the slot now so concurrent Creates cannot pass MaxSessions; the session is
 	// not usable until setup finishes (actMu is held).
 	s.actMu.Lock()
@@ -108,7 +109,6 @@ func (e *Engine) setupSession(ctx context.Context, s *session) error {
 	if e.cfg.Guard != nil {
 		s.proxy = e.cfg.Guard.ProxyFor(s.id)
 	}
-	s.ctx, s.cancel = context.WithCancel(s.browser.ctx)
 	stopAfter := context.AfterFunc(ctx, s.cancel)
 	defer stopAfter()
 
@@ -216,9 +216,7 @@ func (e *Engine) endSession(s *session, why error) {
 	}
 	s.endErr = why
 	s.mu.Unlock()
-	if s.cancel != nil {
-		s.cancel() // stops any action in flight, so actMu comes free
-	}
+	s.cancel() // stops any action in flight, so actMu comes free
 	s.actMu.Lock()
 	defer s.actMu.Unlock()
 
