@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -270,4 +274,53 @@ func TestDownloadsIntoSessionDirWithLimit(t *testing.T) {
 		dl, _ = e.Downloads(id)
 		return len(dl) == 3 && dl[2].State == "canceled"
 	})
+}
+
+// proxyGuard sends every session through proxy and refuses loopback addresses, which
+// only a skipped address check lets pass: behind a proxy the remote address is the proxy's.
+type proxyGuard struct {
+	pathGuard
+	proxy string
+}
+
+func (g *proxyGuard) ProxyFor(string) string { return g.proxy }
+
+func TestSessionProxy(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var hosts []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.URL.Host)
+		mu.Unlock()
+		if !r.URL.IsAbs() {
+			http.Error(w, "not a proxy request", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, `<html><head><title>via proxy to %s</title></head><body>ok</body></html>`, r.URL.Host)
+	}))
+	defer proxy.Close()
+	g := &proxyGuard{proxy: proxy.URL}
+	g.refuseAddr = map[netip.Addr]bool{netip.MustParseAddr("127.0.0.1"): true}
+	e := startEngine(t, Config{Guard: g})
+	id := create(t, e)
+	if info, _ := e.Get(id); info.Proxy != proxy.URL {
+		t.Fatalf("session proxy = %q", info.Proxy)
+	}
+	if res := navigate(t, e, id, "http://example.test/"); res.Title != "via proxy to example.test" {
+		t.Fatalf("navigate = %+v", res)
+	}
+	// Loopback goes through the proxy too (no implicit bypass).
+	if res := navigate(t, e, id, "http://127.0.0.1:65000/x"); res.Title != "via proxy to 127.0.0.1:65000" {
+		t.Fatalf("navigate to loopback = %+v", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hosts) < 2 || hosts[0] != "example.test" {
+		t.Fatalf("proxy saw %v", hosts)
+	}
+	// The refused loopback address did not end it: behind a proxy the check is skipped.
+	if _, err := e.Get(id); err != nil {
+		t.Fatalf("session behind the proxy: %v", err)
+	}
 }
