@@ -324,3 +324,26 @@ func TestSessionProxy(t *testing.T) {
 		t.Fatalf("session behind the proxy: %v", err)
 	}
 }
+
+func TestRefusedWebSocketEndsSession(t *testing.T) {
+	t.Parallel()
+	e := sharedEngine(t) // refuses /blocked
+	site := testSite(t)
+	id := create(t, e)
+	navigate(t, e, id, site.URL+"/")
+	ws := strings.Replace(site.URL, "http://", "ws://", 1) + "/ws/blocked-socket?token=s3cret" // not /blocked/: the handshake may reach the server
+	if _, _, err := e.Scroll(context.Background(), id, 0, 0); err != nil { // the page works
+		t.Fatal(err)
+	}
+	s, _ := e.lookup(id)
+	// The session may end before the call returns, cancelling it: no check of its error.
+	evalValue[bool](s.activeTabCtx(), "new WebSocket("+jsString(ws)+"), true")
+	eventually(t, 5*time.Second, "session ended by the WebSocket", func() bool {
+		_, err := e.Get(id)
+		return errors.Is(err, ErrRefused)
+	})
+	_, err := e.Get(id)
+	if !strings.Contains(err.Error(), "WebSocket") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("why = %v", err)
+	}
+}

@@ -84,7 +84,7 @@ func (e *Engine) watchDownloads(b *browserProc) {
 				owners[ev.GUID] = s
 				s.mu.Lock()
 				s.downloads = append(s.downloads, Download{
-					GUID: ev.GUID, URL: clip(ev.URL, maxLogText), Name: safeName(ev.SuggestedFilename),
+					GUID: ev.GUID, URL: clip(redactURL(ev.URL), maxLogText), Name: safeName(ev.SuggestedFilename),
 					State: "inProgress", Started: time.Now(),
 				})
 				s.mu.Unlock()

@@ -96,3 +96,17 @@ func trimBrackets(s string) string {
 	}
 	return s
 }
+
+// checkWebSocket asks the Guard about a WebSocket the page opened. The Fetch domain does
+// not pause WebSockets, so a refusal cannot block this one: it ends the session, as a
+// refused remote address does (the proxy, when there is one, blocks the connection itself).
+func (e *Engine) checkWebSocket(s *session, rawURL string) {
+	err := e.cfg.Guard.CheckURL(s.id, rawURL)
+	if err == nil {
+		return
+	}
+	why := fmt.Errorf("%w: the page opened a WebSocket to %s: %v; the session ended", ErrRefused, clip(redactURL(rawURL), 256), err)
+	s.logNetwork(NetworkEntry{Time: time.Now(), Method: "GET", URL: rawURL, Type: "WebSocket", Error: why.Error(), Refused: true})
+	e.log.Warn("websocket refused", "session", s.id, "url", redactURL(rawURL), "err", err)
+	e.endSession(s, why)
+}

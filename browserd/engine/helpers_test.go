@@ -228,3 +228,10 @@ func chromiumWith(s string) []int {
 	}
 	return pids
 }
+
+// activeTabCtx is the active tab's context, for tests that act as the page.
+func (s *session) activeTabCtx() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.activeTab().ctx
+}

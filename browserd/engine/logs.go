@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func (s *session) logConsole(c ConsoleEntry) {
 }
 
 func (s *session) logNetwork(n NetworkEntry) {
-	n.URL, n.Error = clip(n.URL, maxLogText), clip(n.Error, maxLogText)
+	n.URL, n.Error = clip(redactURL(n.URL), maxLogText), clip(n.Error, maxLogText)
 	s.mu.Lock()
 	s.network.push(n)
 	s.mu.Unlock()
@@ -126,7 +127,7 @@ func consoleEntry(ev any) (ConsoleEntry, bool) {
 		if d.Exception != nil && d.Exception.Description != "" {
 			text = d.Exception.Description
 		}
-		return ConsoleEntry{Time: now, Level: "error", Text: text, URL: d.URL}, true
+		return ConsoleEntry{Time: now, Level: "error", Text: text, URL: redactURL(d.URL)}, true
 	case *log.EventEntryAdded:
 		if ev.Entry == nil {
 			return ConsoleEntry{}, false
@@ -135,7 +136,7 @@ func consoleEntry(ev any) (ConsoleEntry, bool) {
 		if level == "verbose" {
 			level = "debug"
 		}
-		return ConsoleEntry{Time: now, Level: level, Text: ev.Entry.Text, URL: ev.Entry.URL}, true
+		return ConsoleEntry{Time: now, Level: level, Text: ev.Entry.Text, URL: redactURL(ev.Entry.URL)}, true
 	}
 	return ConsoleEntry{}, false
 }
@@ -201,4 +202,55 @@ func (b *requestBook) take(id network.RequestID) NetworkEntry {
 	delete(b.reqs, id)
 	// order is trimmed lazily in add; stale ids there cost nothing but a map miss
 	return n
+}
+
+// redactURL hides what a logged URL may carry for its owner only: the password, the values
+// of query keys that name a secret, and the fragment. A URL that does not parse is kept
+// to its scheme and host, or dropped.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.IndexAny(raw, "?#"); i >= 0 {
+			return raw[:i] + "?<redacted>"
+		}
+		return raw
+	}
+	if u.Scheme == "data" {
+		return clip(raw, 64)
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	u.Fragment, u.RawFragment = "", ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		changed := false
+		for k, vs := range q {
+			if sensitiveKey(k) {
+				for i := range vs {
+					vs[i] = "redacted"
+				}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.String()
+}
+
+// sensitiveKey says a query key likely holds a secret.
+func sensitiveKey(k string) bool {
+	k = strings.ToLower(k)
+	switch k {
+	case "code", "state", "auth", "key", "api_key", "apikey", "sig", "signature", "session", "sid", "jwt":
+		return true
+	}
+	for _, w := range []string{"token", "secret", "password", "passwd", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
 }

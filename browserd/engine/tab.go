@@ -92,6 +92,10 @@ func (e *Engine) onEvent(s *session, t *tab, ev any) {
 		n.Time, n.Type = now, string(ev.Type)
 		s.logNetwork(n)
 		e.checkRemote(s, ev)
+	case *network.EventWebSocketCreated:
+		if e.cfg.Guard != nil {
+			go e.checkWebSocket(s, ev.URL) // a check may resolve DNS: not in the event loop
+		}
 	case *network.EventLoadingFailed:
 		t.mu.Lock()
 		n := t.book.take(ev.RequestID)

@@ -132,3 +132,18 @@ func TestBuildSnapshot(t *testing.T) {
 		t.Fatalf("bounded snapshot: %+v", small)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://a.example/p?q=1":                     "https://a.example/p?q=1",
+		"https://a.example/cb?code=abc&state=xyz&x=1": "https://a.example/cb?code=redacted&state=redacted&x=1",
+		"https://a.example/?access_token=t#frag":      "https://a.example/?access_token=redacted",
+		"https://u:pw@a.example/":                     "https://u:redacted@a.example/",
+		"http://a.example/?MyPassword=1&Api_Key=2":    "http://a.example/?Api_Key=redacted&MyPassword=redacted",
+		"ws://127.0.0.1:1/blocked":                    "ws://127.0.0.1:1/blocked",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
