@@ -331,7 +331,8 @@ func TestRefusedWebSocketEndsSession(t *testing.T) {
 	site := testSite(t)
 	id := create(t, e)
 	navigate(t, e, id, site.URL+"/")
-	ws := strings.Replace(site.URL, "http://", "ws://", 1) + "/ws/blocked-socket?token=s3cret" // not /blocked/: the handshake may reach the server
+	// Not under /blocked/: the handshake may reach the server, whose /blocked/ handler fails the test.
+	ws := strings.Replace(site.URL, "http://", "ws://", 1) + "/ws/blocked-socket?token=s3cret"
 	if _, _, err := e.Scroll(context.Background(), id, 0, 0); err != nil { // the page works
 		t.Fatal(err)
 	}
