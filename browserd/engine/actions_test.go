@@ -348,3 +348,22 @@ func TestRefusedWebSocketEndsSession(t *testing.T) {
 		t.Fatalf("why = %v", err)
 	}
 }
+
+func TestGuardSeesDedicatedWorkerRequests(t *testing.T) {
+	t.Parallel()
+	e := sharedEngine(t) // refuses /blocked
+	site := testSite(t)
+	id := create(t, e)
+	navigate(t, e, id, site.URL+"/worker")
+	eventually(t, 5*time.Second, "the worker's fetch refused and logged", func() bool {
+		logs, _ := e.Logs(id)
+		var logged, told bool
+		for _, n := range logs.Network {
+			logged = logged || (n.Refused && n.URL == site.URL+"/blocked/from-worker")
+		}
+		for _, c := range logs.Console {
+			told = told || c.Text == "worker refused"
+		}
+		return logged && told
+	})
+}

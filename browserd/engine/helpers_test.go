@@ -154,6 +154,13 @@ func testSite(tb testing.TB) *httptest.Server {
 	mux.HandleFunc("/with-blocked", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<html><head><title>img</title></head><body><img src="/blocked/pixel.png"><img src="/ok.png"></body></html>`)
 	})
+	mux.HandleFunc("/worker", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<html><body><script>
+const src = "fetch('" + location.origin + "/blocked/from-worker').then(r => postMessage('fetched')).catch(e => postMessage('refused'))";
+const w = new Worker(URL.createObjectURL(new Blob([src], {type: 'text/javascript'})));
+w.onmessage = m => console.log('worker', m.data);
+</script></body></html>`)
+	})
 	mux.HandleFunc("/ok.png", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Content-Type", "image/png") })
 	mux.HandleFunc("/blocked/", func(w http.ResponseWriter, r *http.Request) {
 		tb.Errorf("the guard let %s through", r.URL)
