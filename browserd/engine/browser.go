@@ -161,10 +161,14 @@ func (e *Engine) launch(ctx context.Context) error {
 	e.mu.Unlock()
 	e.setHealth(Health{Status: StatusOK})
 	e.log.Info("browser started", "pid", b.pid, "version", b.version)
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go func() {
 		defer e.wg.Done()
 		e.watchDownloads(b)
+	}()
+	go func() {
+		defer e.wg.Done()
+		e.watchPopups(b)
 	}()
 	go func() {
 		defer e.wg.Done()

@@ -161,6 +161,9 @@ const w = new Worker(URL.createObjectURL(new Blob([src], {type: 'text/javascript
 w.onmessage = m => console.log('worker', m.data);
 </script></body></html>`)
 	})
+	mux.HandleFunc("/popup", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<html><body><a id="open" href="/" target="_blank">open</a></body></html>`)
+	})
 	mux.HandleFunc("/ok.png", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Content-Type", "image/png") })
 	mux.HandleFunc("/blocked/", func(w http.ResponseWriter, r *http.Request) {
 		tb.Errorf("the guard let %s through", r.URL)

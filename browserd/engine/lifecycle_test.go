@@ -236,6 +236,68 @@ func TestTabs(t *testing.T) {
 	}
 }
 
+func TestPopupsAreAttached(t *testing.T) {
+	t.Parallel()
+	e := sharedEngine(t) // two tabs a session; refuses /blocked
+	site := testSite(t)
+	id := create(t, e)
+	ctx := context.Background()
+	navigate(t, e, id, site.URL+"/popup")
+	if err := e.Click(ctx, id, "#open"); err != nil {
+		t.Fatal(err)
+	}
+	var popup Tab
+	eventually(t, 5*time.Second, "the popup is a tab", func() bool {
+		tabs, _ := e.Tabs(ctx, id)
+		for _, tab := range tabs {
+			if !tab.Active && tab.URL == site.URL+"/" {
+				popup = tab
+			}
+		}
+		return len(tabs) == 2 && popup.ID != ""
+	})
+	if err := e.SwitchTab(ctx, id, popup.ID); err != nil {
+		t.Fatal(err)
+	}
+	if title, _ := e.Title(ctx, id); title != "Hello page" {
+		t.Fatalf("popup title = %q", title)
+	}
+	// Attached, the popup's requests are checked (its first load may not be: see README).
+	navigate(t, e, id, site.URL+"/with-blocked")
+	eventually(t, 5*time.Second, "the popup's refused request logged", func() bool {
+		logs, _ := e.Logs(id)
+		for _, n := range logs.Network {
+			if n.Refused && strings.HasSuffix(n.URL, "/blocked/pixel.png") {
+				return true
+			}
+		}
+		return false
+	})
+	tabs, _ := e.Tabs(ctx, id)
+	var opener string
+	for _, tab := range tabs {
+		if tab.ID != popup.ID {
+			opener = tab.ID
+		}
+	}
+	// A second popup is past the session's two tabs: closed.
+	e.SwitchTab(ctx, id, opener)
+	e.Click(ctx, id, "#open")
+	eventually(t, 5*time.Second, "the third tab closed", func() bool {
+		logs, _ := e.Logs(id)
+		for _, c := range logs.Console {
+			if strings.Contains(c.Text, "popup was closed") {
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, 5*time.Second, "two tabs again", func() bool {
+		tabs, _ := e.Tabs(ctx, id)
+		return len(tabs) == 2
+	})
+}
+
 func TestBrowserCrashEndsSessionsAndRestarts(t *testing.T) {
 	t.Parallel()
 	e := startEngine(t, Config{})
