@@ -107,15 +107,21 @@ func navigate(tb testing.TB, e *Engine, id, url string) NavResult {
 	return res
 }
 
-// eventually polls cond every 20ms until it holds or d passes.
+// eventually polls cond every 20ms until it holds or d passes. A cond that takes session
+// actions should use eventuallyEvery, or it spends the session's rate budget.
 func eventually(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	eventuallyEvery(tb, d, 20*time.Millisecond, what, cond)
+}
+
+func eventuallyEvery(tb testing.TB, d, every time.Duration, what string, cond func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("after %s: %s", d, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 

@@ -247,7 +247,7 @@ func TestPopupsAreAttached(t *testing.T) {
 		t.Fatal(err)
 	}
 	var popup Tab
-	eventually(t, 5*time.Second, "the popup is a tab", func() bool {
+	eventuallyEvery(t, 5*time.Second, 100*time.Millisecond, "the popup is a tab", func() bool {
 		tabs, _ := e.Tabs(ctx, id)
 		for _, tab := range tabs {
 			if !tab.Active && tab.URL == site.URL+"/" {
@@ -281,8 +281,12 @@ func TestPopupsAreAttached(t *testing.T) {
 		}
 	}
 	// A second popup is past the session's two tabs: closed.
-	e.SwitchTab(ctx, id, opener)
-	e.Click(ctx, id, "#open")
+	if err := e.SwitchTab(ctx, id, opener); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Click(ctx, id, "#open"); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 5*time.Second, "the third tab closed", func() bool {
 		logs, _ := e.Logs(id)
 		for _, c := range logs.Console {
@@ -292,7 +296,7 @@ func TestPopupsAreAttached(t *testing.T) {
 		}
 		return false
 	})
-	eventually(t, 5*time.Second, "two tabs again", func() bool {
+	eventuallyEvery(t, 5*time.Second, 100*time.Millisecond, "two tabs again", func() bool {
 		tabs, _ := e.Tabs(ctx, id)
 		return len(tabs) == 2
 	})

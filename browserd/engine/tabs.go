@@ -16,17 +16,24 @@ type Tab struct {
 	Active bool // actions run in the active tab
 }
 
-// Tabs lists the session's pages, including ones its pages opened themselves (popups).
+// Tabs lists the session's pages, including the ones its pages opened (popups) once
+// they are attached, which is as soon as Chromium reports them.
 func (e *Engine) Tabs(ctx context.Context, id string) ([]Tab, error) {
 	var tabs []Tab
-	err := e.act(ctx, id, "tabs", e.cfg.ActionTimeout, func(ctx context.Context, s *session, t *tab) error {
+	err := e.act(ctx, id, "tabs", e.cfg.ActionTimeout, func(ctx context.Context, s *session, active *tab) error {
 		res, err := chromedp.CallBrowser(ctx, target.GetTargets, target.GetTargetsParams{})
 		if err != nil {
 			return err
 		}
+		infos := map[target.ID]*target.Info{}
 		for _, info := range res.TargetInfos {
-			if info.BrowserContextID == s.contextID && info.Type == "page" {
-				tabs = append(tabs, Tab{ID: string(info.TargetID), URL: info.URL, Title: clip(info.Title, maxTitleBytes), Active: info.TargetID == t.id})
+			infos[info.TargetID] = info
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, t := range s.tabs {
+			if info := infos[t.id]; info != nil {
+				tabs = append(tabs, Tab{ID: string(t.id), URL: info.URL, Title: clip(info.Title, maxTitleBytes), Active: t == active})
 			}
 		}
 		return nil
@@ -59,41 +66,18 @@ func (e *Engine) OpenTab(ctx context.Context, id string) (Tab, error) {
 	return nt, err
 }
 
-// SwitchTab makes tab tabID active; a popup the page opened is attached (and its later
-// requests checked) the first time.
+// SwitchTab makes tab tabID active.
 func (e *Engine) SwitchTab(ctx context.Context, id, tabID string) error {
 	return e.act(ctx, id, "switch tab", e.cfg.ActionTimeout, func(ctx context.Context, s *session, _ *tab) error {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		for i, t := range s.tabs {
 			if string(t.id) == tabID {
 				s.active = i
-				s.mu.Unlock()
 				return nil
 			}
 		}
-		n := len(s.tabs)
-		s.mu.Unlock()
-		if n >= e.cfg.MaxTabs {
-			return fmt.Errorf("%w: %d tabs, the most a session may have", ErrBudget, e.cfg.MaxTabs)
-		}
-		res, err := chromedp.CallBrowser(ctx, target.GetTargets, target.GetTargetsParams{})
-		if err != nil {
-			return err
-		}
-		for _, info := range res.TargetInfos {
-			if string(info.TargetID) == tabID && info.BrowserContextID == s.contextID && info.Type == "page" {
-				t, err := e.openTab(s, info.TargetID)
-				if err != nil {
-					return err
-				}
-				s.mu.Lock()
-				s.tabs = append(s.tabs, t)
-				s.active = len(s.tabs) - 1
-				s.mu.Unlock()
-				return nil
-			}
-		}
-		return fmt.Errorf("%w: no tab %q in this session", ErrNotFound, tabID)
+		return fmt.Errorf("%w: no tab %q in this session (a popup that just opened may still be attaching)", ErrNotFound, tabID)
 	})
 }
 
