@@ -147,7 +147,13 @@ func firstLine(s string) string {
 
 // launch starts the browser and installs it; the watcher restarts it if it dies.
 func (e *Engine) launch(ctx context.Context) error {
-	b, err := startBrowser(ctx, e.life, e.cfg)
+	cfg := e.cfg
+	path, err := findChromium(cfg.ChromiumPath)
+	if err != nil {
+		return err
+	}
+	cfg.ChromiumPath = path
+	b, err := startBrowser(ctx, e.life, cfg)
 	if err != nil {
 		return err
 	}
@@ -210,7 +216,7 @@ func (e *Engine) watch(b *browserProc) {
 	for _, s := range victims {
 		e.endSession(s, crash)
 	}
-	e.relaunchLoop(errors.New(why))
+	e.relaunchLoop()
 }
 
 // crashReason describes how b died, from the exit error chromedp keeps.
@@ -225,7 +231,7 @@ func crashReason(b *browserProc) string {
 
 // relaunchLoop starts the browser again, backing off from 500ms to 30s, until it runs or
 // the engine closes.
-func (e *Engine) relaunchLoop(last error) {
+func (e *Engine) relaunchLoop() {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		select {
@@ -237,8 +243,8 @@ func (e *Engine) relaunchLoop(last error) {
 		if err == nil || errors.Is(err, ErrEngineClosed) {
 			return
 		}
-		e.log.Warn("browser restart failed", "attempt", attempt, "err", err)
-		e.setHealth(Health{Status: StatusDegraded, Reason: fmt.Sprintf("%s; restart %d failed: %v", last, attempt, err)})
 		delay = min(2*delay, 30*time.Second)
+		e.log.Warn("browser start failed", "attempt", attempt, "err", err)
+		e.setHealth(Health{Status: StatusDegraded, Reason: fmt.Sprintf("%v (attempt %d; next in %s)", err, attempt, delay)})
 	}
 }

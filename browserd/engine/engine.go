@@ -154,21 +154,15 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.reapLoop()
 	}()
 
-	path, err := findChromium(e.cfg.ChromiumPath)
-	if err != nil {
-		e.setHealth(Health{Status: StatusDegraded, Reason: err.Error()})
-		e.log.Warn("browser unavailable", "err", err)
-		return nil
-	}
-	e.cfg.ChromiumPath = path
 	if err := e.launch(ctx); err != nil {
 		e.setHealth(Health{Status: StatusDegraded, Reason: err.Error()})
-		e.log.Warn("browser failed to start", "err", err)
-		// keep trying in the background, as after a crash
+		e.log.Warn("browser unavailable", "err", err)
+		// Keep trying in the background, as after a crash: an operator may install
+		// Chromium, or a transient failure may pass.
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			e.relaunchLoop(err)
+			e.relaunchLoop()
 		}()
 	}
 	return nil

@@ -358,6 +358,25 @@ func TestFailingChromiumIsDegradedAndRetried(t *testing.T) {
 		t.Fatalf("health = %+v", h)
 	}
 	eventually(t, 5*time.Second, "a failed restart shows in health", func() bool {
-		return strings.Contains(e.Health().Reason, "restart 1 failed")
+		return strings.Contains(e.Health().Reason, "attempt 1; next in 1s")
 	})
+}
+
+func TestChromiumInstalledLaterIsPickedUp(t *testing.T) {
+	requireChromium(t)
+	real, _ := findChromium(os.Getenv("PALYRA_CHROMIUM"))
+	link := t.TempDir() + "/chromium"
+	e := New(Config{ChromiumPath: link, DownloadDir: t.TempDir()})
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if h := e.Health(); h.Status != StatusDegraded {
+		t.Fatalf("health = %+v", h)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the new chromium started", func() bool { return e.Health().Status == StatusOK })
+	create(t, e)
 }
