@@ -100,7 +100,7 @@ func startBrowser(ctx, life context.Context, cfg Config) (*browserProc, error) {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(life, browserFlags(cfg, dir)...)
 	// chromedp logs through the log package unless told otherwise.
-	log := cfg.Logger.With("subsystem", "chromedp")
+	log := cfg.Logger.With("source", "chromedp")
 	bctx, cancel := chromedp.NewContext(actx,
 		chromedp.WithLogf(func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) }),
 		chromedp.WithErrorf(func(f string, a ...any) { log.Warn(fmt.Sprintf(f, a...)) }),
