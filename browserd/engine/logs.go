@@ -223,7 +223,11 @@ func redactURL(raw string) string {
 	}
 	u.Fragment, u.RawFragment = "", ""
 	if u.RawQuery != "" {
-		q := u.Query()
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil { // a malformed pair would be dropped from q, not redacted
+			u.RawQuery = "redacted"
+			return u.String()
+		}
 		changed := false
 		for k, vs := range q {
 			if sensitiveKey(k) {

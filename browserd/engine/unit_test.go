@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -141,9 +142,56 @@ func TestRedactURL(t *testing.T) {
 		"https://u:pw@a.example/":                     "https://u:redacted@a.example/",
 		"http://a.example/?MyPassword=1&Api_Key=2":    "http://a.example/?Api_Key=redacted&MyPassword=redacted",
 		"ws://127.0.0.1:1/blocked":                    "ws://127.0.0.1:1/blocked",
+		"https://a.example/?x=1&token=abc%zz":         "https://a.example/?redacted",
 	} {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func FuzzParseKey(f *testing.F) {
+	for _, s := range []string{"Enter", "Ctrl+A", "+", "Shift++", "a+b+c", "ctrl+", "é", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		key, _, err := parseKey(spec)
+		if err == nil && key == "" {
+			t.Fatalf("parseKey(%q) gave no key and no error", spec)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("parseKey(%q): %v is not ErrInvalid", spec, err)
+		}
+	})
+}
+
+func FuzzRedactURL(f *testing.F) {
+	for _, s := range []string{"https://a/?token=x", "http://u:p@h/#f", "data:text/plain,hi", "%zz?token=1", "ws://h/?code=1&x=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		out := redactURL(raw)
+		in, err := url.Parse(raw)
+		if err != nil || in.Scheme == "data" {
+			return // kept to its scheme and host, or cut short
+		}
+		if strings.Contains(out, "#") {
+			t.Fatalf("redactURL(%q) = %q kept the fragment", raw, out)
+		}
+		u, err := url.Parse(out)
+		if err != nil {
+			t.Fatalf("redactURL(%q) = %q, which does not parse", raw, out)
+		}
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			t.Fatalf("redactURL(%q) = %q, whose query does not parse", raw, out)
+		}
+		for k, vs := range q {
+			for _, v := range vs {
+				if sensitiveKey(k) && v != "redacted" {
+					t.Fatalf("redactURL(%q) = %q kept %s=%s", raw, out, k, v)
+				}
+			}
+		}
+	})
 }
