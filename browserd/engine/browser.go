@@ -94,7 +94,7 @@ func (b *browserProc) stop() {
 
 // startBrowser launches a browser and waits until it answers, within cfg.StartTimeout.
 func startBrowser(ctx, life context.Context, cfg Config) (*browserProc, error) {
-	dir, err := os.MkdirTemp("", "palyra-browserd-chromium-")
+	dir, err := os.MkdirTemp("", profilePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("chromium profile dir: %w", err)
 	}

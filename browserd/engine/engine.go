@@ -148,10 +148,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go func() {
 		defer e.wg.Done()
 		e.reapLoop()
+	}()
+	go func() {
+		defer e.wg.Done()
+		sweepProfiles()
 	}()
 
 	if err := e.launch(ctx); err != nil {

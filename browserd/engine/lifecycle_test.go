@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // runHelper is the re-executed test binary of TestBrowserDiesWithBrowserd: it starts an
 // engine with a session, says where its browser's profile is, and waits to be killed.
 func runHelper() {
-	e := New(Config{ChromiumPath: os.Getenv("PALYRA_CHROMIUM")})
+	e := New(Config{ChromiumPath: os.Getenv("PALYRA_CHROMIUM"), DownloadDir: os.Getenv("PALYRA_ENGINE_HELPER_DIR")})
 	if err := e.Start(context.Background()); err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -48,7 +48,7 @@ func TestBrowserDiesWithBrowserd(t *testing.T) {
 	t.Parallel()
 	requireChromium(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PALYRA_ENGINE_HELPER=1")
+	cmd.Env = append(os.Environ(), "PALYRA_ENGINE_HELPER=1", "PALYRA_ENGINE_HELPER_DIR="+t.TempDir())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -78,7 +78,13 @@ func TestBrowserDiesWithBrowserd(t *testing.T) {
 		return len(chromiumWith(dir)) == 0
 	})
 	t.Logf("%d chromium processes gone %s after the SIGKILL", before, time.Since(killed).Round(time.Millisecond))
-	os.RemoveAll(dir) // nobody else will: browserd was killed
+	// The next engine's Start sweeps the profile its dead browser left (once a minute old).
+	backdate := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(dir, backdate, backdate)
+	sweepProfiles()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the dead browser's profile %s was not swept: %v", dir, err)
+	}
 }
 
 func TestCloseDisposesContext(t *testing.T) {
