@@ -180,7 +180,7 @@ func (e *Engine) Get(id string) (SessionInfo, error) {
 	return s.info(), nil
 }
 
-// Close ends a session and disposes of its browser context and downloads.
+// CloseSession ends a session and disposes of its browser context and downloads.
 func (e *Engine) CloseSession(id string) error {
 	s, err := e.lookup(id)
 	if err != nil {
