@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and benchmarking need on a fresh Debian machine:
 # protoc (Debian), the protoc Go plugins and `just` into ./bin, tmux for the end-to-end test,
-# and the npm packages of the Node example connector plugin (connectors/examples/node-echo).
+# chromium for palyra-browserd and its engine tests, and the npm packages of the Node example
+# connector plugin (connectors/examples/node-echo).
 # Idempotent: anything already present is skipped. Pass --bench to also install supervisord,
 # the peer that `just bench` measures beside us.
 set -euo pipefail
@@ -12,6 +13,7 @@ export GOBIN="$PWD/bin"
 need_apt=()
 command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 command -v tmux >/dev/null || need_apt+=(tmux)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [[ "${1:-}" == "--bench" ]]; then
   command -v supervisord >/dev/null || need_apt+=(supervisor)
 fi
