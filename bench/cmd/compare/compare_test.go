@@ -55,6 +55,8 @@ pkg: github.com/palyra/palyra/daemon/nodes
 BenchmarkListDevices10k/default-2         	       1	   6221902 ns/op	         6.221 p50-ms	         6.5 p99-ms
 BenchmarkInvokeRoundTrip-2                	       1	    204812 ns/op	       204.1 p50-µs	       250 p99-µs
 BenchmarkPairings-2                       	       1	   5788584 ns/op	       151.4 pairings/s
+pkg: github.com/palyra/palyra/cmd/internal/daemonmain
+BenchmarkChaos-2   	       1	75000000000 ns/op	         0 duplicated	         0 lost	      1893 msgs/s
 PASS
 `
 	path := filepath.Join(t.TempDir(), "gobench.txt")
@@ -67,6 +69,8 @@ PASS
 		"nodes.ListDevices10k/default-2 p99 = 6.5",
 		"nodes.InvokeRoundTrip-2 p50 = 0.2041",
 		"nodes.Pairings-2 rate = 151.4",
+		"daemonmain.Chaos-2 lost = 0",
+		"daemonmain.Chaos-2 duplicated = 0",
 	}
 	var got []string
 	for _, b := range tableBenchmarks(path) {

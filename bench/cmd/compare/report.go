@@ -336,7 +336,9 @@ type figure struct {
 }
 
 // figures are the Go benchmark figures the table shows: View() timings, the supervisor's
-// in-process crash → restart, and the gateway's inventory, decision, call and pairing paths.
+// in-process crash → restart, the gateway's inventory, decision, call and pairing paths, and
+// the connectors' throughput, latency, plugin launch and chaos run. A benchmark may give
+// several figures, one per unit.
 var figures = []figure{
 	{bench: "View", unit: "ns/op", label: "per op", target: "< 4 ms per View", scale: 1e-6, format: fmtMS},
 	{bench: "CrashToRestart", unit: "ns/op", label: "per op", target: "< 5 ms (exit noticed → spawned)", scale: 1e-6, format: fmtMS},
@@ -344,7 +346,14 @@ var figures = []figure{
 	{bench: "DecisionVisibleToWatcher", unit: "p99-ms", label: "p99", target: "< 50 ms", scale: 1, format: fmtMS},
 	{bench: "InvokeRoundTrip", unit: "p50-µs", label: "p50", target: "p50 < 2 ms", scale: 1e-3, format: fmtMS},
 	{bench: "Pairings", unit: "pairings/s", label: "rate", target: "(no target)", scale: 1, format: fmtRate},
+	{bench: "SendThroughPlugin", unit: "msgs/s", label: "rate", target: "≥ 20k/s at 256 conversations", scale: 1, format: fmtRate},
+	{bench: "DeliveryLatency", unit: "p99-ms", label: "p99", target: "(at 100 msg/s; no target)", scale: 1, format: fmtMS},
+	{bench: "PluginLaunch", unit: "ns/op", label: "per op", target: "(Vault: 61–108 ms)", scale: 1e-6, format: fmtMS},
+	{bench: "Chaos", unit: "lost", label: "lost", target: "0", scale: 1, format: fmtCount},
+	{bench: "Chaos", unit: "duplicated", label: "duplicated", target: "0", scale: 1, format: fmtCount},
 }
+
+func fmtCount(v float64) string { return fmt.Sprintf("%.0f", v) }
 
 // tableBenchmarks picks from go test output the figures the table shows.
 func tableBenchmarks(path string) []goBench {
@@ -378,7 +387,6 @@ func tableBenchmarks(path string) []goBench {
 					out = append(out, goBench{name: pkg + "." + name, value: v * f.scale, figure: f})
 				}
 			}
-			break
 		}
 	}
 	return out
