@@ -36,6 +36,9 @@ type Spec struct {
 	Args []string
 	// Checksum, when set, is the SHA-256 the executable must have at every launch.
 	Checksum []byte
+	// Check, when set, runs before every launch; its error stops the launch (say, the
+	// file became writable by others).
+	Check func() error
 }
 
 // Options tune a Plugin; zero values take the defaults.
@@ -163,6 +166,11 @@ func (p *Plugin) Run(ctx context.Context) {
 
 // launch starts a process and connects to it.
 func (p *Plugin) launch(ctx context.Context) (*plugin.Client, error) {
+	if p.spec.Check != nil {
+		if err := p.spec.Check(); err != nil {
+			return nil, err
+		}
+	}
 	cmd := exec.Command(p.spec.Path, p.spec.Args...)
 	// The plugin gets no secrets through its environment: only what a program needs.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8", "TZ=" + os.Getenv("TZ")}

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +20,9 @@ type Pin struct {
 	By       string    `json:"by"` // the actor who trusted it
 }
 
+// ErrTooManyPins refuses a pin past MaxPins.
+var ErrTooManyPins = errors.New("too many trusted plugins")
+
 // Bounds of a pin.
 const (
 	MaxPins    = 64
@@ -34,9 +38,11 @@ func (s *Store) PutPin(ctx context.Context, p Pin) error {
 	return s.write(ctx, func(t *txn) error {
 		b := t.Bucket(bucketPins)
 		if b.Get([]byte(p.Kind)) == nil && b.Stats().KeyN >= MaxPins {
-			return refuse(fmt.Errorf("%w: at most %d external plugins are trusted", ErrQueueFull, MaxPins))
+			return refuse(fmt.Errorf("%w: at most %d; untrust one first", ErrTooManyPins, MaxPins))
 		}
-		p.PinnedAt = t.now
+		if p.PinnedAt.IsZero() {
+			p.PinnedAt = t.now
+		}
 		return putJSON(b, []byte(p.Kind), p)
 	})
 }

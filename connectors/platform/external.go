@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -32,7 +33,7 @@ type PluginFile struct {
 	State   PluginState
 	Path    string
 	SHA256  string     // what the file hashes to now; "" for a built-in or an unreadable file
-	Pin     outbox.Pin // zero unless trusted
+	Pin     outbox.Pin // the pin, for a kind that has one (trusted, changed, missing, unsafe)
 	Problem string
 }
 
@@ -58,11 +59,22 @@ func (p *Platform) Plugins() ([]PluginFile, error) {
 		byKind[kind] = PluginFile{Kind: kind, State: PluginBuiltIn}
 	}
 	for _, pin := range pins {
-		byKind[pin.Kind] = PluginFile{Kind: pin.Kind, State: PluginMissing, Path: pin.Path, Pin: pin,
-			Problem: pin.Path + " is gone; put it back, or forget it: palyra-tui channels untrust " + pin.Kind}
+		switch {
+		case byKind[pin.Kind].State == PluginBuiltIn:
+			continue // pinned before palyrad built the kind in; the built-in one runs
+		case !p.inDir(pin):
+			byKind[pin.Kind] = PluginFile{Kind: pin.Kind, State: PluginMissing, Path: pin.Path, Pin: pin,
+				Problem: fmt.Sprintf("pinned at %s, outside the plugin directory %s: not run; trust it again from there, or forget it: palyra-tui channels untrust %s", pin.Path, p.cfg.PluginDir, pin.Kind)}
+		default:
+			byKind[pin.Kind] = PluginFile{Kind: pin.Kind, State: PluginMissing, Path: pin.Path, Pin: pin,
+				Problem: pin.Path + " is gone; put it back, or forget it: palyra-tui channels untrust " + pin.Kind}
+		}
 	}
 	for _, f := range files {
 		pf, known := byKind[f.Kind]
+		if pf.State == PluginMissing && !p.inDir(pf.Pin) {
+			known, pf = false, PluginFile{}
+		}
 		switch {
 		case pf.State == PluginBuiltIn:
 			byKind[f.Kind+" (file)"] = PluginFile{Kind: f.Kind, State: PluginShadowed, Path: f.Path, SHA256: f.SHA256,
@@ -106,6 +118,8 @@ func short(sum string) string {
 // Trusting a kind again, after its file changed on purpose, replaces its pin and restarts
 // its plugin.
 func (p *Platform) Trust(ctx context.Context, kind, want, by string) (PluginFile, error) {
+	p.trustMu.Lock()
+	defer p.trustMu.Unlock()
 	if _, builtIn := p.cfg.Plugins[kind]; builtIn {
 		return PluginFile{}, fmt.Errorf("%w: %q is a built-in kind", ErrInvalid, kind)
 	}
@@ -126,23 +140,55 @@ func (p *Platform) Trust(ctx context.Context, kind, want, by string) (PluginFile
 	if want != "" && want != f.SHA256 {
 		return PluginFile{}, fmt.Errorf("%w: %s has SHA-256 %s, not the %s given: it is not the file you meant", ErrInvalid, f.Path, f.SHA256, want)
 	}
-	pin := outbox.Pin{Kind: kind, Path: f.Path, SHA256: f.SHA256, By: by}
+	pin := outbox.Pin{Kind: kind, Path: f.Path, SHA256: f.SHA256, By: by, PinnedAt: p.now()}
+	unchanged := p.pinned(kind, f.Path, f.SHA256)
 	if err := p.cfg.Store.PutPin(ctx, pin); err != nil {
 		return PluginFile{}, err
 	}
-	p.install(pin)
-	p.reactivate(ctx, kind)
+	if !unchanged { // the same file trusted again: its plugin and connectors run on
+		p.install(pin)
+		p.reactivate(ctx, kind)
+	}
 	return PluginFile{Kind: kind, State: PluginTrusted, Path: f.Path, SHA256: f.SHA256, Pin: pin}, nil
+}
+
+// pinned reports whether kind's installed plugin was made from this very pin.
+func (p *Platform) pinned(kind, path, sum string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pin, ok := p.pins[kind]
+	return ok && pin.Path == path && pin.SHA256 == sum
+}
+
+// inDir reports whether a pin names the executable of its kind in the plugin directory.
+func (p *Platform) inDir(pin outbox.Pin) bool {
+	return p.cfg.PluginDir != "" && pin.Path == filepath.Join(p.cfg.PluginDir, plugindir.Prefix+pin.Kind)
 }
 
 // Untrust forgets the pin of an external kind and stops its plugin. Connectors of the kind
 // must be removed first.
 func (p *Platform) Untrust(ctx context.Context, kind string) error {
+	p.trustMu.Lock()
+	defer p.trustMu.Unlock()
 	if _, builtIn := p.cfg.Plugins[kind]; builtIn {
-		return fmt.Errorf("%w: %q is a built-in kind", ErrInvalid, kind)
+		// Only a pin left from before the kind was built in can be forgotten.
+		return p.cfg.Store.RemovePin(ctx, kind)
+	}
+	// Take the kind away first, so no connector of it can be added meanwhile.
+	p.mu.Lock()
+	plug, had := p.plugins[kind]
+	delete(p.plugins, kind)
+	p.mu.Unlock()
+	putBack := func() {
+		if had {
+			p.mu.Lock()
+			p.plugins[kind] = plug
+			p.mu.Unlock()
+		}
 	}
 	insts, err := p.cfg.Store.Instances()
 	if err != nil {
+		putBack()
 		return err
 	}
 	var using []string
@@ -152,14 +198,16 @@ func (p *Platform) Untrust(ctx context.Context, kind string) error {
 		}
 	}
 	if len(using) > 0 {
+		putBack()
 		return fmt.Errorf("%w: connectors of kind %s remain (%s); remove them first", ErrInUse, kind, strings.Join(using, ", "))
 	}
 	if err := p.cfg.Store.RemovePin(ctx, kind); err != nil {
+		putBack()
 		return err
 	}
 	p.mu.Lock()
 	p.stopPluginLocked(kind)
-	delete(p.plugins, kind)
+	delete(p.pins, kind)
 	p.mu.Unlock()
 	return nil
 }
@@ -171,7 +219,7 @@ func (p *Platform) loadPins() error {
 		return err
 	}
 	for _, pin := range pins {
-		if _, builtIn := p.cfg.Plugins[pin.Kind]; !builtIn {
+		if _, builtIn := p.cfg.Plugins[pin.Kind]; !builtIn && p.inDir(pin) {
 			p.install(pin)
 		}
 	}
@@ -181,7 +229,9 @@ func (p *Platform) loadPins() error {
 // install makes the Plugin of a pin, replacing (and stopping) the kind's previous one.
 func (p *Platform) install(pin outbox.Pin) {
 	sum, _ := hex.DecodeString(pin.SHA256)
-	spec := host.Spec{Kind: pin.Kind, Path: pin.Path, Checksum: sum}
+	dir := p.cfg.PluginDir
+	spec := host.Spec{Kind: pin.Kind, Path: pin.Path, Checksum: sum,
+		Check: func() error { return plugindir.Check(dir, pin.Kind) }}
 	var plug Plugin
 	if p.cfg.Launch != nil {
 		plug = p.cfg.Launch(spec)
@@ -191,6 +241,7 @@ func (p *Platform) install(pin outbox.Pin) {
 	p.mu.Lock()
 	p.stopPluginLocked(pin.Kind)
 	p.plugins[pin.Kind] = plug
+	p.pins[pin.Kind] = pin
 	p.mu.Unlock()
 }
 

@@ -142,6 +142,14 @@ func TestExternalPluginsRunOnlyAsPinned(t *testing.T) {
 	v := waitView(t, p, "ext:a", "ready after a restart", func(v platform.View) bool { return v.Readiness == connectors.Ready })
 	sendAndWait(t, p, "ext:a", 2)
 
+	// Trusting the same file again changes nothing that runs.
+	if _, err := p.Trust(ctx, "ext", sum, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := p.Get("ext:a"); again.Plugin.PID != v.Plugin.PID || again.Readiness != connectors.Ready {
+		t.Fatalf("trusting the same file again restarted its plugin: pid %d → %d, %s", v.Plugin.PID, again.Plugin.PID, again.Readiness)
+	}
+
 	// The file changes under palyrad; its next launch is refused.
 	changed := writePlugin(t, dir, "v2")
 	if f := pluginState(t, p, "ext"); f.State != platform.PluginChanged || f.SHA256 != changed || f.Pin.SHA256 != sum {

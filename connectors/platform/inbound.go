@@ -13,8 +13,10 @@ import (
 )
 
 // readEvents takes a plugin's events until ctx is done: status changes update the instance,
-// inbound messages go through dedupe into the inbox.
-func (p *Platform) readEvents(ctx context.Context, plug Plugin) {
+// inbound messages go through dedupe into the inbox. A plugin speaks only for the instances
+// it runs: an event about another kind's connector (an external plugin's code is not
+// palyrad's) is dropped.
+func (p *Platform) readEvents(ctx context.Context, kind string, plug Plugin) {
 	events, err := plug.Events(ctx)
 	if err != nil {
 		p.cfg.Logger.Error("connector events", "err", err)
@@ -28,13 +30,19 @@ func (p *Platform) readEvents(ctx context.Context, plug Plugin) {
 			if !ok {
 				return
 			}
+			p.mu.Lock()
+			rt := p.runtime[e.InstanceID]
+			ours := rt != nil && rt.kind == kind && rt.provider == plug
+			if ours && e.Kind == connectors.EventStatus {
+				rt.status = e.Status
+			}
+			p.mu.Unlock()
+			if !ours {
+				p.cfg.Logger.Warn("connector event for an instance its plugin does not run; dropped", "plugin", kind, "instance", e.InstanceID)
+				continue
+			}
 			switch e.Kind {
 			case connectors.EventStatus:
-				p.mu.Lock()
-				if rt := p.runtime[e.InstanceID]; rt != nil {
-					rt.status = e.Status
-				}
-				p.mu.Unlock()
 				p.poke()
 			case connectors.EventInbound:
 				if _, err := p.receive(ctx, e.InstanceID, e.Inbound); err != nil {

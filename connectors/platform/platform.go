@@ -71,8 +71,10 @@ type Platform struct {
 	work sync.WaitGroup // sends and starts in flight
 
 	mu      sync.Mutex
-	plugins map[string]Plugin   // by kind: the built-in ones and the trusted external ones
-	runtime map[string]*runtime // by instance id
+	plugins map[string]Plugin     // by kind: the built-in ones and the trusted external ones
+	pins    map[string]outbox.Pin // the pins the external plugins were made from, by kind
+	trustMu sync.Mutex            // one Trust or Untrust at a time
+	runtime map[string]*runtime   // by instance id
 	queues  map[string]*queue
 	running map[string]context.CancelFunc     // kinds whose plugin runs, and how to stop it
 	kinds   map[string]connectors.Description // what each kind's plugin said of itself
@@ -123,7 +125,7 @@ func New(cfg Config) *Platform {
 	}
 	return &Platform{
 		cfg: cfg, now: cfg.Now, wake: make(chan struct{}, 1),
-		plugins: maps.Clone(cfg.Plugins), runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]context.CancelFunc{},
+		plugins: maps.Clone(cfg.Plugins), pins: map[string]outbox.Pin{}, runtime: map[string]*runtime{}, queues: map[string]*queue{}, running: map[string]context.CancelFunc{},
 		kinds:   map[string]connectors.Description{},
 		inbound: make(chan struct{}), changed: make(chan struct{}), started: make(chan struct{}),
 	}
@@ -222,16 +224,27 @@ func (p *Platform) setRuntime(id string, rt *runtime) {
 func (p *Platform) start(ctx context.Context, in outbox.Instance, plug Plugin) {
 	p.mu.Lock()
 	rt := p.runtime[in.ID]
-	var attempt int
-	if rt != nil {
-		rt.starts++
-		attempt = rt.starts
+	if rt == nil {
+		p.mu.Unlock()
+		return
 	}
+	rt.starts++
+	attempt := rt.starts
 	p.mu.Unlock()
 	st, err := p.startIn(ctx, in, plug)
 	p.mu.Lock()
-	if rt == nil || p.runtime[in.ID] != rt || rt.starts != attempt {
-		p.mu.Unlock() // removed, or started again meanwhile: the later start says how it went
+	if p.runtime[in.ID] != rt || !rt.enabled {
+		// Removed or disabled while it started: the provider must not keep it running.
+		p.mu.Unlock()
+		if err == nil {
+			if stopErr := plug.Stop(ctx, in.ID); stopErr != nil {
+				p.cfg.Logger.Warn("stop a connector removed while it started", "instance", in.ID, "err", stopErr)
+			}
+		}
+		return
+	}
+	if rt.starts != attempt {
+		p.mu.Unlock() // started again meanwhile: the later start says how it went
 		return
 	}
 	var retryIn time.Duration
@@ -245,11 +258,11 @@ func (p *Platform) start(ctx context.Context, in outbox.Instance, plug Plugin) {
 	}
 	rt.status = st
 	p.mu.Unlock()
-	level := "info"
+	kind, level := "instance.started", "info"
 	if err != nil {
-		level = "warn"
+		kind, level = "instance.start_failed", "warn"
 	}
-	p.event(in.ID, "instance.started", level, strings.TrimSpace(fmt.Sprintf("readiness %s %s", st.Readiness, st.Detail)))
+	p.event(in.ID, kind, level, strings.TrimSpace(fmt.Sprintf("readiness %s %s", st.Readiness, st.Detail)))
 	p.poke()
 	if err != nil && ctx.Err() == nil {
 		p.work.Go(func() { p.retryStart(ctx, in, plug, rt, attempt, retryIn) })
@@ -308,7 +321,9 @@ func (p *Platform) describe(ctx context.Context, kind string, plug Plugin) (conn
 		d.Kind = kind
 	}
 	p.mu.Lock()
-	p.kinds[kind] = d
+	if p.plugins[kind] == plug { // not replaced while it answered
+		p.kinds[kind] = d
+	}
 	p.mu.Unlock()
 	return d, nil
 }
@@ -317,12 +332,12 @@ func (p *Platform) describe(ctx context.Context, kind string, plug Plugin) (conn
 func (p *Platform) runPlugin(ctx context.Context, kind string, plug Plugin) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running[kind] != nil || ctx.Err() != nil {
-		return
+	if p.running[kind] != nil || ctx.Err() != nil || p.plugins[kind] != plug {
+		return // running, shutting down, or plug was replaced meanwhile
 	}
 	ctx, p.running[kind] = context.WithCancel(ctx)
 	go plug.Run(ctx)
-	go p.readEvents(ctx, plug)
+	go p.readEvents(ctx, kind, plug)
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9_-]{1,32}:[A-Za-z0-9._-]{1,64}$`)
@@ -558,7 +573,7 @@ func (p *Platform) event(id, kind, level, msg string) {
 
 // InProcess runs a provider inside palyrad's own process, as a Plugin (tests, benchmarks).
 func InProcess(kind string, provider connectors.Provider) Plugin {
-	return inProcess{Provider: provider, kind: kind, started: time.Now()}
+	return &inProcess{Provider: provider, kind: kind, started: time.Now()}
 }
 
 type inProcess struct {
@@ -568,15 +583,15 @@ type inProcess struct {
 }
 
 // SendBatch is the provider's, or ErrUnsupported if it sends one message at a time.
-func (p inProcess) SendBatch(ctx context.Context, msgs []connectors.Outgoing) ([]connectors.Outcome, error) {
+func (p *inProcess) SendBatch(ctx context.Context, msgs []connectors.Outgoing) ([]connectors.Outcome, error) {
 	if bs, ok := p.Provider.(connectors.BatchSender); ok {
 		return bs.SendBatch(ctx, msgs)
 	}
 	return nil, connectors.ErrUnsupported
 }
 
-func (p inProcess) Run(ctx context.Context) { <-ctx.Done() }
-func (p inProcess) Facts() host.Facts {
+func (p *inProcess) Run(ctx context.Context) { <-ctx.Done() }
+func (p *inProcess) Facts() host.Facts {
 	return host.Facts{Kind: p.kind, PID: os.Getpid(), StartedAt: p.started}
 }
 
@@ -592,7 +607,7 @@ func (p *Platform) Restart(ctx context.Context, id string) (View, error) {
 	}
 	p.mu.Lock()
 	if rt := p.runtime[id]; rt != nil {
-		rt.status = connectors.Status{Readiness: connectors.Starting}
+		rt.status, rt.startFailures = connectors.Status{Readiness: connectors.Starting}, 0
 	}
 	p.mu.Unlock()
 	p.work.Go(func() { p.start(p.context(ctx), in, plug) })

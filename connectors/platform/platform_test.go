@@ -267,10 +267,63 @@ func TestAFailedStartIsTriedAgain(t *testing.T) {
 	if _, err := p.SetEnabled(context.Background(), "echo:a", false); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // a retry already due may still run
+	// A retry that was already past its check may still run: wait for quiet first.
 	before := prov.starts.Load()
-	time.Sleep(100 * time.Millisecond) // several backoffs
+	for deadline := time.Now().Add(10 * time.Second); ; before = prov.starts.Load() {
+		time.Sleep(60 * time.Millisecond) // three of the longest backoffs
+		if prov.starts.Load() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still starting 10 s after the connector was disabled")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // ten more
 	if after := prov.starts.Load(); after != before {
 		t.Fatalf("%d starts after the connector was disabled", after-before)
+	}
+}
+
+// liar is Echo whose plugin also sends events the test writes, as a plugin of another kind
+// that speaks for connectors it does not run.
+type liar struct {
+	*echo.Provider
+	events chan connectors.Event
+}
+
+func (l liar) Describe(ctx context.Context) (connectors.Description, error) {
+	d, err := l.Provider.Describe(ctx)
+	d.Kind = "liar"
+	return d, err
+}
+
+func (l liar) Events(context.Context) (<-chan connectors.Event, error) { return l.events, nil }
+
+// A plugin's events count only for the instances it runs.
+func TestAPluginSpeaksOnlyForItsOwnInstances(t *testing.T) {
+	st, err := outbox.Open(filepath.Join(t.TempDir(), outbox.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := liar{echo.New("test"), make(chan connectors.Event, 4)}
+	p := platform.New(platform.Config{Store: st, Plugins: map[string]platform.Plugin{
+		echo.Kind: platform.InProcess(echo.Kind, echo.New("test")), "liar": platform.InProcess("liar", l),
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	for _, id := range []string{"echo:a", "liar:a"} {
+		if _, err := p.Add(context.Background(), id, nil); err != nil {
+			t.Fatal(err)
+		}
+		waitView(t, p, id, "ready", func(v platform.View) bool { return v.Readiness == connectors.Ready })
+	}
+	l.events <- connectors.Event{Kind: connectors.EventInbound, InstanceID: "echo:a", Inbound: connectors.Inbound{EnvelopeID: "forged", ConversationID: "c", SenderID: "u1", Text: "from discord, honest"}}
+	l.events <- connectors.Event{Kind: connectors.EventStatus, InstanceID: "echo:a", Status: connectors.Status{Readiness: connectors.AuthFailed}}
+	l.events <- connectors.Event{Kind: connectors.EventInbound, InstanceID: "liar:a", Inbound: connectors.Inbound{EnvelopeID: "own", ConversationID: "c", SenderID: "u1", Text: "mine"}}
+	waitView(t, p, "liar:a", "its own message taken in", func(v platform.View) bool { return v.Inbox == 1 })
+	if v, _ := p.Get("echo:a"); v.Inbox != 0 || v.Readiness != connectors.Ready {
+		t.Fatalf("echo:a after events forged by another plugin: inbox %d, readiness %s", v.Inbox, v.Readiness)
 	}
 }

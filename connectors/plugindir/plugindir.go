@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // Prefix starts every external plugin's file name; the rest is its kind.
@@ -22,7 +23,7 @@ const Prefix = "palyra-connector-"
 
 // Bounds of a scan.
 const (
-	MaxFiles = 256     // entries of the directory looked at
+	MaxFiles = 256     // plugin executables listed
 	MaxSize  = 1 << 30 // bytes hashed of one executable
 )
 
@@ -50,21 +51,34 @@ func Scan(dir string) ([]File, error) {
 		return nil, err
 	}
 	defer d.Close()
-	entries, err := d.ReadDir(MaxFiles)
-	if err != nil && !errors.Is(err, io.EOF) {
+	names, err := d.Readdirnames(-1)
+	if err != nil {
 		return nil, err
 	}
+	slices.Sort(names)
 	dirProblem := unsafeDir(dir)
 	var out []File
-	for _, e := range entries {
-		kind, ok := strings.CutPrefix(e.Name(), Prefix)
+	for _, name := range names {
+		kind, ok := strings.CutPrefix(name, Prefix)
 		if !ok || !kindPattern.MatchString(kind) {
 			continue
 		}
-		out = append(out, inspect(filepath.Join(dir, e.Name()), kind, dirProblem))
+		if len(out) == MaxFiles {
+			break
+		}
+		out = append(out, inspect(filepath.Join(dir, name), kind, dirProblem))
 	}
 	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Kind, b.Kind) })
 	return out, nil
+}
+
+// Check says why palyrad must not launch the executable of kind in dir now, or nil. It is
+// the same test Scan and Find make, run again before every launch.
+func Check(dir, kind string) error {
+	if f := inspect(filepath.Join(dir, Prefix+kind), kind, unsafeDir(dir)); f.Problem != "" {
+		return fmt.Errorf("%s: %s", f.Path, f.Problem)
+	}
+	return nil
 }
 
 // Find returns the plugin of kind in dir, hashed.
@@ -93,6 +107,8 @@ func inspect(path, kind, dirProblem string) File {
 		f.Problem = "not executable (chmod 755 it)"
 	case info.Mode().Perm()&0o022 != 0:
 		f.Problem = fmt.Sprintf("writable by other users (mode %04o; chmod go-w it)", info.Mode().Perm())
+	case !ownedBySafeUser(info):
+		f.Problem = "owned by another user (only root's or palyrad's own files are run)"
 	case info.Size() > MaxSize:
 		f.Problem = fmt.Sprintf("over %d MiB", MaxSize>>20)
 	case dirProblem != "":
@@ -110,12 +126,34 @@ func inspect(path, kind, dirProblem string) File {
 	return f
 }
 
+// unsafeDir says why dir, or a directory above it, would let another user swap a plugin:
+// writable by others (without the sticky bit /tmp has) or owned by another user.
 func unsafeDir(dir string) string {
-	info, err := os.Stat(dir)
-	if err == nil && info.Mode().Perm()&0o022 != 0 {
-		return fmt.Sprintf("its directory %s is writable by other users (mode %04o; chmod go-w it)", dir, info.Mode().Perm())
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err.Error()
 	}
-	return ""
+	for d := abs; ; d = filepath.Dir(d) {
+		info, err := os.Stat(d)
+		switch {
+		case err != nil:
+			return err.Error()
+		case d == abs && info.Mode().Perm()&0o022 != 0,
+			d != abs && info.Mode().Perm()&0o002 != 0 && info.Mode()&os.ModeSticky == 0:
+			return fmt.Sprintf("directory %s is writable by other users (mode %04o; chmod go-w it)", d, info.Mode().Perm())
+		case !ownedBySafeUser(info):
+			return fmt.Sprintf("directory %s is owned by another user", d)
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
+}
+
+// ownedBySafeUser: root's, or this process's user's.
+func ownedBySafeUser(info fs.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return !ok || st.Uid == 0 || int(st.Uid) == os.Getuid()
 }
 
 // Hash returns the hex SHA-256 of the file at path, as go-plugin checks it at launch.

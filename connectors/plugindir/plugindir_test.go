@@ -84,3 +84,25 @@ func TestFindAndMissingDirectory(t *testing.T) {
 		t.Fatalf("Find with a path in the kind: %v", err)
 	}
 }
+
+// Check, run before every launch, refuses a trusted file that has since become unsafe.
+func TestCheckBeforeLaunch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "palyra-connector-ext")
+	write(t, path, "#!/bin/sh\n", 0o755)
+	if err := plugindir.Check(dir, "ext"); err != nil {
+		t.Fatalf("a safe file: %v", err)
+	}
+	if err := os.Chmod(path, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	if err := plugindir.Check(dir, "ext"); err == nil || !strings.Contains(err.Error(), "writable by other users") {
+		t.Fatalf("a file made group-writable: %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := plugindir.Check(dir, "ext"); err == nil {
+		t.Fatal("a removed file passed")
+	}
+}

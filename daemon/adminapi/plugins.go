@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/palyra/palyra/connectors/outbox"
 	"github.com/palyra/palyra/connectors/platform"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -54,8 +55,11 @@ func (s channelsServer) UntrustPlugin(ctx context.Context, req *palyrav1.Untrust
 }
 
 func pluginStatus(err error) error {
-	if errors.Is(err, platform.ErrInUse) {
+	switch {
+	case errors.Is(err, platform.ErrInUse):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, outbox.ErrTooManyPins):
+		return status.Error(codes.ResourceExhausted, err.Error())
 	}
 	return channelsStatus(err)
 }

@@ -186,7 +186,7 @@ func loadPlugins(api gateway.Channels) tea.Cmd {
 		defer cancel()
 		plugins, err := api.Plugins(ctx)
 		if err != nil {
-			return nil // an older palyrad, or a token that may not read them: nothing to say
+			return pluginsMsg{} // an older palyrad, or a token that may not read them: nothing to say
 		}
 		return pluginsMsg{plugins}
 	}

@@ -82,7 +82,7 @@ func (m Model) pluginHint() string {
 		names = append(names, fmt.Sprintf("%d more", n))
 	}
 	return m.styles.Busy.Render("plugins not run: "+strings.Join(names, ", ")) +
-		m.styles.Muted.Render(" (palyra-tui channels plugins says why; channels trust KIND runs one)")
+		m.styles.Muted.Render(" (palyra-tui channels plugins says why and what to do)")
 }
 
 func (m Model) summaryLine() string {

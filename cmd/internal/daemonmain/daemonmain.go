@@ -101,6 +101,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 	if pluginDir == "" {
 		pluginDir = filepath.Join(home, "plugins")
 	}
+	if pluginDir, err = filepath.Abs(pluginDir); err != nil {
+		return fmt.Errorf("connector plugin directory: %w", err)
+	}
 	if err := os.MkdirAll(pluginDir, 0o700); err != nil {
 		return fmt.Errorf("connector plugin directory: %w", err)
 	}
