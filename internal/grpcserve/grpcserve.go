@@ -11,12 +11,15 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/palyra/palyra/internal/buildinfo"
@@ -36,11 +39,23 @@ type Config struct {
 	Options     []grpc.ServerOption // e.g. the admin API's authentication interceptors
 }
 
+// HealthDetailKey is the response header in which a health Check that is not SERVING says
+// why, in words for an operator ("Chromium not found: install it: apt-get install
+// chromium"). It is a binary header, so the text may be any UTF-8. The supervisor shows it
+// as the service's health detail.
+const HealthDetailKey = "palyra-health-detail-bin"
+
 // Server is a gRPC server with the health, version and reflection services registered.
 type Server struct {
 	cfg    Config
 	grpc   *grpc.Server
 	health *health.Server
+
+	mu       sync.Mutex
+	started  bool
+	serving  bool   // what SetHealth last said; true until it says otherwise
+	detail   string // why not serving
+	stopping atomic.Bool
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -48,8 +63,8 @@ func New(cfg Config) *Server {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.Options...), health: health.NewServer()}
-	healthpb.RegisterHealthServer(s.grpc, endingHealth{s.health})
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.Options...), health: health.NewServer(), serving: true}
+	healthpb.RegisterHealthServer(s.grpc, endingHealth{s.health, s})
 	palyrav1.RegisterVersionServiceServer(s.grpc, &versionServer{info: &palyrav1.VersionInfo{
 		Service:       cfg.Service,
 		Version:       buildinfo.Version,
@@ -66,13 +81,53 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	s.grpc.RegisterService(desc, impl)
 }
 
-// Serve reports SERVING and serves lis until ctx is done. Then it reports NOT_SERVING, lets
+// SetHealth says whether the process can do its work: its health ("" and HealthName) is
+// SERVING when serving is true, NOT_SERVING otherwise, with detail saying why in the
+// HealthDetailKey header of every Check. It may be called before Serve and at any time
+// after; once shutdown begins health stays NOT_SERVING.
+func (s *Server) SetHealth(serving bool, detail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if serving {
+		detail = ""
+	}
+	changed := s.serving != serving
+	s.serving, s.detail = serving, detail
+	if s.started && changed {
+		s.setStatus(serving)
+	}
+}
+
+func (s *Server) setStatus(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	if s.cfg.HealthName != "" {
+		s.health.SetServingStatus(s.cfg.HealthName, st)
+	}
+}
+
+// healthDetail is why the process is not serving, "" when it is or nobody said.
+func (s *Server) healthDetail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return "shutting down"
+	}
+	return s.detail
+}
+
+// Serve reports SERVING (or what SetHealth said) and serves lis until ctx is done. Then it reports NOT_SERVING, lets
 // in-flight RPCs finish for up to StopTimeout and cuts the rest off. It returns nil after
 // such a shutdown, or the error that made serving fail.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	log := s.cfg.Logger.With("addr", lis.Addr().String())
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(s.cfg.HealthName, healthpb.HealthCheckResponse_SERVING)
+	s.mu.Lock()
+	s.started = true
+	s.setStatus(s.serving)
+	s.mu.Unlock()
 
 	served := make(chan error, 1)
 	go func() { served <- s.grpc.Serve(lis) }()
@@ -80,6 +135,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 
 	select {
 	case err := <-served:
+		s.stopping.Store(true)
 		s.health.Shutdown()
 		s.grpc.Stop()
 		return fmt.Errorf("serve gRPC on %s: %w", lis.Addr(), err)
@@ -87,6 +143,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	}
 
 	log.Info("stopping gRPC", "timeout", s.cfg.StopTimeout.String())
+	s.stopping.Store(true)
 	s.health.Shutdown()
 	stopped := make(chan struct{})
 	go func() {
@@ -118,19 +175,31 @@ func (v *versionServer) GetVersion(context.Context, *palyrav1.GetVersionRequest)
 	return v.info, nil
 }
 
-// endingHealth ends a Watch stream right after it reports NOT_SERVING. Only shutdown reports
-// NOT_SERVING, and the stock Watch would otherwise stay open and hold GracefulStop until its
-// deadline.
+// endingHealth ends a Watch stream right after it reports NOT_SERVING during shutdown; the
+// stock Watch would otherwise stay open and hold GracefulStop until its deadline. A process
+// that is up but not serving (SetHealth) keeps its watchers. Check adds the health detail.
 type endingHealth struct {
 	*health.Server
+	srv *Server
+}
+
+func (h endingHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	resp, err := h.Server.Check(ctx, req)
+	if err == nil && resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		if detail := h.srv.healthDetail(); detail != "" {
+			grpc.SetHeader(ctx, metadata.Pairs(HealthDetailKey, detail))
+		}
+	}
+	return resp, err
 }
 
 func (h endingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
-	return h.Server.Watch(req, endingStream{stream})
+	return h.Server.Watch(req, endingStream{stream, h.srv})
 }
 
 type endingStream struct {
 	healthpb.Health_WatchServer
+	srv *Server
 }
 
 var errStreamEnded = errors.New("server shutting down")
@@ -139,7 +208,7 @@ func (s endingStream) Send(resp *healthpb.HealthCheckResponse) error {
 	if err := s.Health_WatchServer.Send(resp); err != nil {
 		return err
 	}
-	if resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
+	if resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING && s.srv.stopping.Load() {
 		return errStreamEnded
 	}
 	return nil
