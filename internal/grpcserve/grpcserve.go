@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/palyra/palyra/internal/buildinfo"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
@@ -53,8 +55,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	started  bool
-	serving  bool   // what SetHealth last said; true until it says otherwise
-	detail   string // why not serving
+	serving  bool          // what SetHealth last said; true until it says otherwise
+	detail   string        // why not serving
+	changed  chan struct{} // closed and replaced when health changes, for Watch
 	stopping atomic.Bool
 }
 
@@ -63,7 +66,7 @@ func New(cfg Config) *Server {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.Options...), health: health.NewServer(), serving: true}
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.Options...), health: health.NewServer(), serving: true, changed: make(chan struct{})}
 	healthpb.RegisterHealthServer(s.grpc, endingHealth{s.health, s})
 	palyrav1.RegisterVersionServiceServer(s.grpc, &versionServer{info: &palyrav1.VersionInfo{
 		Service:       cfg.Service,
@@ -107,6 +110,28 @@ func (s *Server) setStatus(serving bool) {
 	if s.cfg.HealthName != "" {
 		s.health.SetServingStatus(s.cfg.HealthName, st)
 	}
+	s.notifyLocked()
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// shutdownHealth turns health NOT_SERVING for good and wakes every Watch, which then ends.
+func (s *Server) shutdownHealth() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping.Store(true)
+	s.health.Shutdown()
+	s.notifyLocked()
+}
+
+// watchState is the channel that the next health change closes.
+func (s *Server) watchState() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
 }
 
 // healthDetail is why the process is not serving, "" when it is or nobody said.
@@ -135,16 +160,14 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 
 	select {
 	case err := <-served:
-		s.stopping.Store(true)
-		s.health.Shutdown()
+		s.shutdownHealth()
 		s.grpc.Stop()
 		return fmt.Errorf("serve gRPC on %s: %w", lis.Addr(), err)
 	case <-ctx.Done():
 	}
 
 	log.Info("stopping gRPC", "timeout", s.cfg.StopTimeout.String())
-	s.stopping.Store(true)
-	s.health.Shutdown()
+	s.shutdownHealth()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -175,9 +198,11 @@ func (v *versionServer) GetVersion(context.Context, *palyrav1.GetVersionRequest)
 	return v.info, nil
 }
 
-// endingHealth ends a Watch stream right after it reports NOT_SERVING during shutdown; the
-// stock Watch would otherwise stay open and hold GracefulStop until its deadline. A process
-// that is up but not serving (SetHealth) keeps its watchers. Check adds the health detail.
+// endingHealth serves grpc.health.v1 from the stock health.Server's statuses, with two
+// changes. Check adds the health detail when not SERVING. Watch reports every change, and
+// ends right after it reports NOT_SERVING during shutdown: the stock Watch would stay open
+// and hold GracefulStop until its deadline, and it sends nothing at shutdown to a watcher
+// that already saw NOT_SERVING (a process that is up but cannot work, SetHealth).
 type endingHealth struct {
 	*health.Server
 	srv *Server
@@ -193,25 +218,33 @@ func (h endingHealth) Check(ctx context.Context, req *healthpb.HealthCheckReques
 	return resp, err
 }
 
-func (h endingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
-	return h.Server.Watch(req, endingStream{stream, h.srv})
-}
-
-type endingStream struct {
-	healthpb.Health_WatchServer
-	srv *Server
-}
-
 var errStreamEnded = errors.New("server shutting down")
 
-func (s endingStream) Send(resp *healthpb.HealthCheckResponse) error {
-	if err := s.Health_WatchServer.Send(resp); err != nil {
-		return err
+func (h endingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	ctx := stream.Context()
+	last := healthpb.HealthCheckResponse_ServingStatus(-1)
+	for {
+		changed := h.srv.watchState()
+		stopping := h.srv.stopping.Load()
+		st := healthpb.HealthCheckResponse_SERVICE_UNKNOWN
+		if resp, err := h.Server.Check(ctx, req); err == nil {
+			st = resp.GetStatus()
+		}
+		if st != last {
+			if err := stream.Send(&healthpb.HealthCheckResponse{Status: st}); err != nil {
+				return err
+			}
+			last = st
+		}
+		if stopping {
+			return errStreamEnded
+		}
+		select {
+		case <-ctx.Done():
+			return status.Error(codes.Canceled, "stream has ended")
+		case <-changed:
+		}
 	}
-	if resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING && s.srv.stopping.Load() {
-		return errStreamEnded
-	}
-	return nil
 }
 
 // Listen binds addr for program, and says in its error what to do: a busy port usually means
