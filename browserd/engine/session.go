@@ -107,7 +107,10 @@ func (e *Engine) setupSession(ctx context.Context, s *session) error {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.NavigateTimeout)
 	defer cancel()
 	if e.cfg.Guard != nil {
-		s.proxy = e.cfg.Guard.ProxyFor(s.id)
+		proxy := e.cfg.Guard.ProxyFor(s.id)
+		s.mu.Lock() // List may describe the session while it is set up
+		s.proxy = proxy
+		s.mu.Unlock()
 	}
 	stopAfter := context.AfterFunc(ctx, s.cancel)
 	defer stopAfter()
