@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/palyra/palyra/internal/grpcserve"
 )
 
 const probeTimeout = time.Second
@@ -147,14 +151,21 @@ func dialHealth(addr string, tlsConfig func() (*tls.Config, error)) (*grpc.Clien
 	return grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds))
 }
 
+// checkHealth asks the service's overall health. A service that is up but cannot do its
+// work answers NOT_SERVING and says why in grpcserve.HealthDetailKey, which becomes the
+// detail; without one the detail is the status's name.
 func checkHealth(ctx context.Context, conn *grpc.ClientConn) (Health, string) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	var header metadata.MD
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header))
 	if err != nil {
 		return HealthUnhealthy, status.Convert(err).Message()
 	}
 	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		if d := header.Get(grpcserve.HealthDetailKey); len(d) > 0 && d[0] != "" {
+			return HealthUnhealthy, clipDetail(d[0])
+		}
 		return HealthUnhealthy, resp.GetStatus().String()
 	}
 	return HealthHealthy, ""
@@ -181,4 +192,18 @@ func (s *Supervisor) setHealth(t probeTarget, health Health, detail string) {
 	if changed {
 		s.notify()
 	}
+}
+
+// maxHealthDetail bounds the detail a service may put in the supervisor's status.
+const maxHealthDetail = 512
+
+func clipDetail(s string) string {
+	if len(s) <= maxHealthDetail {
+		return s
+	}
+	cut := maxHealthDetail
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -1,8 +1,15 @@
 package supervisor
 
 import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/palyra/palyra/internal/grpcserve"
 )
 
 func TestNextProbeWaitsForTheFirstDue(t *testing.T) {
@@ -24,5 +31,33 @@ func TestNextProbeWaitsForTheFirstDue(t *testing.T) {
 		if got := p.nextProbeIn(c.targets, last, now); got != c.want {
 			t.Errorf("%s: next probe in %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+func TestCheckHealthShowsTheServicesReason(t *testing.T) {
+	srv := grpcserve.New(grpcserve.Config{Service: "test", HealthName: "palyra.test", Logger: slog.New(slog.DiscardHandler)})
+	srv.SetHealth(false, "Chromium not found: apt-get install chromium")
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-done })
+	conn, err := dialHealth(lis.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if h, detail := checkHealth(context.Background(), conn); h != HealthUnhealthy || detail != "Chromium not found: apt-get install chromium" {
+		t.Errorf("checkHealth = %v %q, want unhealthy with the service's reason", h, detail)
+	}
+	srv.SetHealth(true, "")
+	if h, detail := checkHealth(context.Background(), conn); h != HealthHealthy || detail != "" {
+		t.Errorf("checkHealth = %v %q, want healthy", h, detail)
+	}
+	if got := clipDetail(strings.Repeat("é", 400)); len(got) > maxHealthDetail+len("…") || !utf8.ValidString(got) {
+		t.Errorf("clipDetail kept %d bytes, valid %v", len(got), utf8.ValidString(got))
 	}
 }

@@ -32,7 +32,9 @@ func (e *Engine) act(ctx context.Context, id, name string, timeout time.Duration
 	now := time.Now()
 	s.mu.Lock()
 	t := s.activeTab()
-	err = s.endErr
+	if s.endErr != nil {
+		err = endedError{s.endErr}
+	}
 	if err == nil && t == nil {
 		err = fmt.Errorf("%w: no tab", ErrSessionEnded)
 	}
@@ -60,7 +62,7 @@ func (e *Engine) act(ctx context.Context, id, name string, timeout time.Duration
 	case s.browser.ctx.Err() != nil && e.life.Err() == nil:
 		return fmt.Errorf("%s: %w; the session ended", name, ErrBrowserCrashed)
 	case s.ended() != nil:
-		return fmt.Errorf("%s: %w", name, s.ended())
+		return fmt.Errorf("%s: %w", name, endedError{s.ended()})
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: %w: %w", name, ctx.Err(), err)
 	case errors.Is(actx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrRefused):

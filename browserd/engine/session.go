@@ -107,7 +107,10 @@ func (e *Engine) setupSession(ctx context.Context, s *session) error {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.NavigateTimeout)
 	defer cancel()
 	if e.cfg.Guard != nil {
-		s.proxy = e.cfg.Guard.ProxyFor(s.id)
+		proxy := e.cfg.Guard.ProxyFor(s.id)
+		s.mu.Lock() // List may describe the session while it is set up
+		s.proxy = proxy
+		s.mu.Unlock()
 	}
 	stopAfter := context.AfterFunc(ctx, s.cancel)
 	defer stopAfter()
@@ -196,15 +199,23 @@ func (e *Engine) lookup(id string) (*session, error) {
 	defer e.mu.Unlock()
 	if s, ok := e.sessions[id]; ok {
 		if err := s.ended(); err != nil {
-			return nil, err
+			return nil, endedError{err}
 		}
 		return s, nil
 	}
 	if err := e.ended.get(id); err != nil {
-		return nil, err
+		return nil, endedError{err}
 	}
 	return nil, fmt.Errorf("%w: %q", ErrSessionNotFound, id)
 }
+
+// endedError is why a session ended, as calls on it see it: whatever ended it (expiry, a
+// crash, a refused address), errors.Is(err, ErrSessionEnded) holds.
+type endedError struct{ why error }
+
+func (e endedError) Error() string        { return e.why.Error() }
+func (e endedError) Unwrap() error        { return e.why }
+func (e endedError) Is(target error) bool { return target == ErrSessionEnded }
 
 // endSession ends s with why: in-flight actions are cancelled, the browser context is
 // disposed, downloads are removed, and later calls on its id get why.

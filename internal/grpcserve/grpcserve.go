@@ -11,13 +11,18 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/palyra/palyra/internal/buildinfo"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
@@ -36,11 +41,24 @@ type Config struct {
 	Options     []grpc.ServerOption // e.g. the admin API's authentication interceptors
 }
 
+// HealthDetailKey is the response header in which a health Check that is not SERVING says
+// why, in words for an operator ("Chromium not found: install it: apt-get install
+// chromium"). It is a binary header, so the text may be any UTF-8. The supervisor shows it
+// as the service's health detail.
+const HealthDetailKey = "palyra-health-detail-bin"
+
 // Server is a gRPC server with the health, version and reflection services registered.
 type Server struct {
 	cfg    Config
 	grpc   *grpc.Server
 	health *health.Server
+
+	mu       sync.Mutex
+	started  bool
+	serving  bool          // what SetHealth last said; true until it says otherwise
+	detail   string        // why not serving
+	changed  chan struct{} // closed and replaced when health changes, for Watch
+	stopping atomic.Bool
 }
 
 // New builds a Server; it serves nothing until Serve.
@@ -48,8 +66,8 @@ func New(cfg Config) *Server {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.Options...), health: health.NewServer()}
-	healthpb.RegisterHealthServer(s.grpc, endingHealth{s.health})
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.Options...), health: health.NewServer(), serving: true, changed: make(chan struct{})}
+	healthpb.RegisterHealthServer(s.grpc, endingHealth{s.health, s})
 	palyrav1.RegisterVersionServiceServer(s.grpc, &versionServer{info: &palyrav1.VersionInfo{
 		Service:       cfg.Service,
 		Version:       buildinfo.Version,
@@ -66,13 +84,75 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	s.grpc.RegisterService(desc, impl)
 }
 
-// Serve reports SERVING and serves lis until ctx is done. Then it reports NOT_SERVING, lets
+// SetHealth says whether the process can do its work: its health ("" and HealthName) is
+// SERVING when serving is true, NOT_SERVING otherwise, with detail saying why in the
+// HealthDetailKey header of every Check. It may be called before Serve and at any time
+// after; once shutdown begins health stays NOT_SERVING.
+func (s *Server) SetHealth(serving bool, detail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if serving {
+		detail = ""
+	}
+	changed := s.serving != serving
+	s.serving, s.detail = serving, detail
+	if s.started && changed {
+		s.setStatus(serving)
+	}
+}
+
+func (s *Server) setStatus(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	if s.cfg.HealthName != "" {
+		s.health.SetServingStatus(s.cfg.HealthName, st)
+	}
+	s.notifyLocked()
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// shutdownHealth turns health NOT_SERVING for good and wakes every Watch, which then ends.
+func (s *Server) shutdownHealth() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping.Store(true)
+	s.health.Shutdown()
+	s.notifyLocked()
+}
+
+// watchState is the channel that the next health change closes.
+func (s *Server) watchState() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// healthDetail is why the process is not serving, "" when it is or nobody said.
+func (s *Server) healthDetail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return "shutting down"
+	}
+	return s.detail
+}
+
+// Serve reports SERVING (or what SetHealth said) and serves lis until ctx is done. Then it reports NOT_SERVING, lets
 // in-flight RPCs finish for up to StopTimeout and cuts the rest off. It returns nil after
 // such a shutdown, or the error that made serving fail.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	log := s.cfg.Logger.With("addr", lis.Addr().String())
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(s.cfg.HealthName, healthpb.HealthCheckResponse_SERVING)
+	s.mu.Lock()
+	s.started = true
+	s.setStatus(s.serving)
+	s.mu.Unlock()
 
 	served := make(chan error, 1)
 	go func() { served <- s.grpc.Serve(lis) }()
@@ -80,14 +160,14 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 
 	select {
 	case err := <-served:
-		s.health.Shutdown()
+		s.shutdownHealth()
 		s.grpc.Stop()
 		return fmt.Errorf("serve gRPC on %s: %w", lis.Addr(), err)
 	case <-ctx.Done():
 	}
 
 	log.Info("stopping gRPC", "timeout", s.cfg.StopTimeout.String())
-	s.health.Shutdown()
+	s.shutdownHealth()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -118,31 +198,53 @@ func (v *versionServer) GetVersion(context.Context, *palyrav1.GetVersionRequest)
 	return v.info, nil
 }
 
-// endingHealth ends a Watch stream right after it reports NOT_SERVING. Only shutdown reports
-// NOT_SERVING, and the stock Watch would otherwise stay open and hold GracefulStop until its
-// deadline.
+// endingHealth serves grpc.health.v1 from the stock health.Server's statuses, with two
+// changes. Check adds the health detail when not SERVING. Watch reports every change, and
+// ends right after it reports NOT_SERVING during shutdown: the stock Watch would stay open
+// and hold GracefulStop until its deadline, and it sends nothing at shutdown to a watcher
+// that already saw NOT_SERVING (a process that is up but cannot work, SetHealth).
 type endingHealth struct {
 	*health.Server
+	srv *Server
 }
 
-func (h endingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
-	return h.Server.Watch(req, endingStream{stream})
-}
-
-type endingStream struct {
-	healthpb.Health_WatchServer
+func (h endingHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	resp, err := h.Server.Check(ctx, req)
+	if err == nil && resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		if detail := h.srv.healthDetail(); detail != "" {
+			grpc.SetHeader(ctx, metadata.Pairs(HealthDetailKey, detail))
+		}
+	}
+	return resp, err
 }
 
 var errStreamEnded = errors.New("server shutting down")
 
-func (s endingStream) Send(resp *healthpb.HealthCheckResponse) error {
-	if err := s.Health_WatchServer.Send(resp); err != nil {
-		return err
+func (h endingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	ctx := stream.Context()
+	last := healthpb.HealthCheckResponse_ServingStatus(-1)
+	for {
+		changed := h.srv.watchState()
+		stopping := h.srv.stopping.Load()
+		st := healthpb.HealthCheckResponse_SERVICE_UNKNOWN
+		if resp, err := h.Server.Check(ctx, req); err == nil {
+			st = resp.GetStatus()
+		}
+		if st != last {
+			if err := stream.Send(&healthpb.HealthCheckResponse{Status: st}); err != nil {
+				return err
+			}
+			last = st
+		}
+		if stopping {
+			return errStreamEnded
+		}
+		select {
+		case <-ctx.Done():
+			return status.Error(codes.Canceled, "stream has ended")
+		case <-changed:
+		}
 	}
-	if resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
-		return errStreamEnded
-	}
-	return nil
 }
 
 // Listen binds addr for program, and says in its error what to do: a busy port usually means

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/palyra/palyra/internal/grpcserve"
@@ -124,5 +126,69 @@ func TestServeReportsListenerFailure(t *testing.T) {
 	s := grpcserve.New(grpcserve.Config{Service: "test", Logger: discard()})
 	if err := s.Serve(context.Background(), lis); err == nil {
 		t.Error("Serve on a closed listener returned nil")
+	}
+}
+
+func TestSetHealthReportsTheDetail(t *testing.T) {
+	s := grpcserve.New(grpcserve.Config{Service: "test", HealthName: "palyra.test", Logger: discard()})
+	s.SetHealth(false, "Chromium not found — install it")
+	addr, _ := served(t, s)
+	conn := servicetest.Dial(t, addr)
+	check := func(name string) (healthpb.HealthCheckResponse_ServingStatus, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
+		defer cancel()
+		var md metadata.MD
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: name}, grpc.Header(&md))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetStatus(), strings.Join(md.Get(grpcserve.HealthDetailKey), "")
+	}
+	for _, name := range []string{"", "palyra.test"} {
+		if st, detail := check(name); st != healthpb.HealthCheckResponse_NOT_SERVING || detail != "Chromium not found — install it" {
+			t.Errorf("health %q is %v %q, want NOT_SERVING with the detail", name, st, detail)
+		}
+	}
+	s.SetHealth(true, "ignored")
+	if st, detail := check(""); st != healthpb.HealthCheckResponse_SERVING || detail != "" {
+		t.Errorf("health is %v %q, want SERVING without a detail", st, detail)
+	}
+}
+
+func TestWatchFollowsSetHealthAndEndsAtShutdown(t *testing.T) {
+	s := grpcserve.New(grpcserve.Config{Service: "test", HealthName: "palyra.test", Logger: discard(), StopTimeout: time.Minute})
+	s.SetHealth(false, "not yet")
+	addr, stop := served(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
+	defer cancel()
+	watch, err := healthpb.NewHealthClient(servicetest.Dial(t, addr)).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []healthpb.HealthCheckResponse_ServingStatus{healthpb.HealthCheckResponse_NOT_SERVING, healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_NOT_SERVING} {
+		if resp, err := watch.Recv(); err != nil || resp.GetStatus() != want {
+			t.Fatalf("status %v, %v; want %v", resp.GetStatus(), err, want)
+		}
+		s.SetHealth(want == healthpb.HealthCheckResponse_NOT_SERVING, "")
+	}
+	// Health is SERVING now (the last SetHealth); make it NOT_SERVING again and then stop:
+	// the watch must end although shutdown reports no change to it.
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("status %v, %v; want SERVING", resp.GetStatus(), err)
+	}
+	s.SetHealth(false, "degraded")
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("status %v, %v; want NOT_SERVING", resp.GetStatus(), err)
+	}
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := watch.Recv(); err == nil {
+		t.Error("the watch stream stayed open after shutdown")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stop took %v; the watch held it", d)
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/palyra/palyra/browserd"
+	"github.com/palyra/palyra/browserd/engine"
 	"github.com/palyra/palyra/cmd/internal/servicemain"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
@@ -26,8 +28,11 @@ import (
 const LockFile = "browserd.lock"
 
 type config struct {
-	home string
-	addr string
+	home         string
+	addr         string
+	chromium     string
+	maxSessions  int
+	allowPrivate bool
 }
 
 // Main runs palyra-browserd with args (without the program name) until SIGTERM or SIGINT and
@@ -39,9 +44,31 @@ func Main(args []string) int {
 	fs.StringVar(&cfg.home, "home", statedir.Default(), "state directory (env PALYRA_HOME)")
 	fs.StringVar(&cfg.addr, "addr", servicemain.EnvOr("PALYRA_BROWSERD_ADDR", "127.0.0.1:7543"),
 		"gRPC address; port 0 picks a free port (env PALYRA_BROWSERD_ADDR)")
+	fs.StringVar(&cfg.chromium, "chromium", os.Getenv("PALYRA_CHROMIUM"),
+		"Chromium binary; empty finds chromium on PATH, then /usr/bin/chromium (env PALYRA_CHROMIUM)")
+	maxSessions, err := envInt("PALYRA_BROWSER_MAX_SESSIONS", 16)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "palyra-browserd:", err)
+		return 2
+	}
+	fs.IntVar(&cfg.maxSessions, "max-sessions", maxSessions, "browser sessions open at once (env PALYRA_BROWSER_MAX_SESSIONS)")
+	fs.BoolVar(&cfg.allowPrivate, "allow-private", os.Getenv("PALYRA_BROWSER_ALLOW_PRIVATE") == "1",
+		"let sessions that ask for it open loopback and private networks (env PALYRA_BROWSER_ALLOW_PRIVATE=1)")
 	return servicemain.Run(fs, args, func(ctx context.Context, log *slog.Logger, stdout io.Writer) error {
 		return run(ctx, cfg, log, stdout)
 	})
+}
+
+func envInt(key string, def int) (int, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want a whole number of at least 1", key, v)
+	}
+	return n, nil
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (err error) {
@@ -67,11 +94,24 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 		}
 	}()
 
+	if cfg.maxSessions < 1 || cfg.maxSessions > 1024 {
+		return fmt.Errorf("--max-sessions %d: want 1 to 1024", cfg.maxSessions)
+	}
 	lis, err := grpcserve.Listen(cfg.addr, "palyra-browserd", "--addr/PALYRA_BROWSERD_ADDR")
 	if err != nil {
 		return err
 	}
-	b := browserd.New(browserd.Config{Listener: lis, Logger: log})
+	b, err := browserd.New(browserd.Config{
+		Listener:     lis,
+		Home:         home,
+		Logger:       log,
+		Engine:       engine.Config{ChromiumPath: cfg.chromium, MaxSessions: cfg.maxSessions},
+		AllowPrivate: cfg.allowPrivate,
+	})
+	if err != nil {
+		lis.Close()
+		return err
+	}
 
 	addr := lis.Addr().String()
 	err = ready.Print(stdout, ready.Line{
@@ -84,7 +124,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (e
 		lis.Close()
 		return err
 	}
-	log.Info("palyra-browserd started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "addr", addr)
+	log.Info("palyra-browserd started", "version", buildinfo.Version, "pid", os.Getpid(), "home", home, "addr", addr,
+		"max_sessions", cfg.maxSessions, "allow_private", cfg.allowPrivate)
 	if err := b.Run(ctx); err != nil {
 		return err
 	}

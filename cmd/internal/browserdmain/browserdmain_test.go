@@ -10,12 +10,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/palyra/palyra/browserd"
 	"github.com/palyra/palyra/cmd/internal/browserdmain"
 	"github.com/palyra/palyra/internal/buildinfo"
+	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/grpcserve/servicetest"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -39,15 +43,32 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// noChromium is a Chromium path that does not exist: the lifecycle tests need no browser,
+// and a palyra-browserd without one is up but NOT_SERVING.
+const noChromium = "/nonexistent/chromium"
+
 func start(t *testing.T, home string) (*servicetest.Process, string) {
 	t.Helper()
-	p, l := servicetest.Start(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0")
+	p, l := servicetest.Start(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0", "--chromium", noChromium)
 	return p, l.Addrs["grpc"]
+}
+
+// health checks the overall health and returns its status and detail.
+func health(t *testing.T, conn grpc.ClientConnInterface, name string) (healthpb.HealthCheckResponse_ServingStatus, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
+	defer cancel()
+	var md metadata.MD
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: name}, grpc.Header(&md))
+	if err != nil {
+		t.Fatalf("health check %q: %v", name, err)
+	}
+	return resp.GetStatus(), strings.Join(md.Get(grpcserve.HealthDetailKey), "")
 }
 
 func TestServesHealthVersionAndReflection(t *testing.T) {
 	home := t.TempDir()
-	p, l := servicetest.Start(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0")
+	p, l := servicetest.Start(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0", "--chromium", noChromium)
 	if l.Service != "browserd" || l.Version != buildinfo.Version || l.PID != p.Cmd.Process.Pid {
 		t.Errorf("ready line %+v, want service browserd, version %s, pid %d", l, buildinfo.Version, p.Cmd.Process.Pid)
 	}
@@ -58,8 +79,14 @@ func TestServesHealthVersionAndReflection(t *testing.T) {
 
 	conn := servicetest.Dial(t, l.Addrs["grpc"])
 	for _, name := range []string{"", browserd.HealthService} {
-		if got := servicetest.Health(t, conn, name); got != healthpb.HealthCheckResponse_SERVING {
-			t.Errorf("health %q is %v, want SERVING", name, got)
+		st, detail := health(t, conn, name)
+		// Until the first launch attempt fails, health says it is starting.
+		for deadline := time.Now().Add(servicetest.Deadline); detail == "starting the browser" && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			st, detail = health(t, conn, name)
+		}
+		if st != healthpb.HealthCheckResponse_NOT_SERVING || !strings.Contains(detail, "chromium not found at "+noChromium+"; install it: apt-get install chromium") {
+			t.Errorf("health %q is %v %q, want NOT_SERVING saying Chromium is missing", name, st, detail)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
@@ -104,13 +131,13 @@ func TestShutdownReportsNotServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("first health status %v, %v; want SERVING", resp.GetStatus(), err)
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("first health status %v, %v; want NOT_SERVING (no Chromium)", resp.GetStatus(), err)
 	}
 
 	p.Signal(t, syscall.SIGTERM)
-	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Fatalf("health status during shutdown %v, %v; want NOT_SERVING", resp.GetStatus(), err)
+	if _, err := watch.Recv(); err == nil {
+		t.Fatal("the health watch stayed open during shutdown")
 	}
 	if code := p.Wait(t); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, p.Stderr())
@@ -121,7 +148,7 @@ func TestSecondBrowserdOnSameHomeRefused(t *testing.T) {
 	home := t.TempDir()
 	first, addr := start(t, home)
 
-	second := servicetest.Exec(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0")
+	second := servicetest.Exec(t, browserdBin, nil, "--home", home, "--addr", "127.0.0.1:0", "--chromium", noChromium)
 	if code := second.Wait(t); code == 0 {
 		t.Fatal("second palyra-browserd exited 0")
 	}
@@ -132,8 +159,8 @@ func TestSecondBrowserdOnSameHomeRefused(t *testing.T) {
 	if second.Stdout() != "" {
 		t.Errorf("refused palyra-browserd printed %q on stdout", second.Stdout())
 	}
-	if got := servicetest.Health(t, servicetest.Dial(t, addr), ""); got != healthpb.HealthCheckResponse_SERVING {
-		t.Errorf("first palyra-browserd health is %v after the refusal, want SERVING", got)
+	if got, _ := health(t, servicetest.Dial(t, addr), ""); got != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("first palyra-browserd health is %v after the refusal, want it still answering NOT_SERVING", got)
 	}
 }
 
@@ -155,7 +182,7 @@ func TestPortInUse(t *testing.T) {
 	defer taken.Close()
 	addr := taken.Addr().String()
 
-	p := servicetest.Exec(t, browserdBin, nil, "--home", t.TempDir(), "--addr", addr)
+	p := servicetest.Exec(t, browserdBin, nil, "--home", t.TempDir(), "--addr", addr, "--chromium", noChromium)
 	if code := p.Wait(t); code == 0 {
 		t.Fatal("palyra-browserd exited 0 on a taken port")
 	}
@@ -168,12 +195,28 @@ func TestPortInUse(t *testing.T) {
 
 func TestConfigFromEnvironment(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "state")
-	p, l := servicetest.Start(t, browserdBin, []string{"PALYRA_HOME=" + home, "PALYRA_BROWSERD_ADDR=127.0.0.1:0"})
+	p, l := servicetest.Start(t, browserdBin, []string{
+		"PALYRA_HOME=" + home, "PALYRA_BROWSERD_ADDR=127.0.0.1:0", "PALYRA_CHROMIUM=" + noChromium,
+		"PALYRA_BROWSER_MAX_SESSIONS=3", "PALYRA_BROWSER_ALLOW_PRIVATE=1",
+	})
 	if _, err := os.Stat(filepath.Join(home, browserdmain.LockFile)); err != nil {
 		t.Errorf("PALYRA_HOME not used: %v", err)
 	}
 	if l.Addrs["grpc"] == "" || strings.HasSuffix(l.Addrs["grpc"], ":7543") {
 		t.Errorf("PALYRA_BROWSERD_ADDR not used: grpc address %q", l.Addrs["grpc"])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
+	defer cancel()
+	h, err := palyrav1.NewBrowserServiceClient(servicetest.Dial(t, l.Addrs["grpc"])).Health(ctx, &palyrav1.BrowserHealthRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.GetMaxSessions() != 3 || !h.GetAllowPrivate() || h.GetStatus() != "degraded" || !strings.Contains(h.GetReason(), noChromium) {
+		t.Errorf("BrowserService.Health = %v; want max 3 sessions, private allowed, degraded for want of %s", h, noChromium)
+	}
+	info, err := os.Stat(filepath.Join(home, browserd.TokenFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("token file: %v, mode %v; want 0600", err, info.Mode().Perm())
 	}
 	p.Signal(t, syscall.SIGTERM)
 	if code := p.Wait(t); code != 0 {
@@ -195,5 +238,35 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("Main(%q) = %d, want 2", tt.args, code)
 			}
 		})
+	}
+}
+
+func TestServingWithChromium(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("CI") != "1" {
+		t.Skip("no Chromium at /usr/bin/chromium")
+	}
+	p, l := servicetest.Start(t, browserdBin, nil, "--home", t.TempDir(), "--addr", "127.0.0.1:0", "--chromium", "/usr/bin/chromium")
+	conn := servicetest.Dial(t, l.Addrs["grpc"])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, detail := health(t, conn, browserd.HealthService)
+		if st == healthpb.HealthCheckResponse_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health still %v %q; stderr:\n%s", st, detail, p.Stderr())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, p.Stderr())
+	}
+}
+
+func TestMaxSessionsBounded(t *testing.T) {
+	p := servicetest.Exec(t, browserdBin, nil, "--home", t.TempDir(), "--addr", "127.0.0.1:0", "--max-sessions", "0")
+	if code := p.Wait(t); code == 0 || !strings.Contains(p.Stderr(), "--max-sessions 0: want 1 to 1024") {
+		t.Errorf("exit code %d; stderr:\n%s", code, p.Stderr())
 	}
 }
