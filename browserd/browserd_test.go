@@ -84,7 +84,9 @@ func serve(t *testing.T, chromiumPath string, allowPrivate bool) *served {
 	return &served{conn: conn, token: strings.TrimSpace(string(token)), home: home}
 }
 
-func (s *served) client() palyrav1.BrowserServiceClient { return palyrav1.NewBrowserServiceClient(s.conn) }
+func (s *served) client() palyrav1.BrowserServiceClient {
+	return palyrav1.NewBrowserServiceClient(s.conn)
+}
 
 func (s *served) ctx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
