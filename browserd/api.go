@@ -66,7 +66,7 @@ func statusOf(err error) error {
 	case errors.Is(err, engine.ErrRefused):
 		code = codes.PermissionDenied
 	case errors.Is(err, engine.ErrNotFound):
-		code = codes.NotFound
+		code = codes.FailedPrecondition // an element, not the session: the session lives on
 	case errors.Is(err, engine.ErrTooManySessions), errors.Is(err, engine.ErrBudget), errors.Is(err, engine.ErrTooLarge):
 		code = codes.ResourceExhausted
 	case errors.Is(err, engine.ErrTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/palyra/palyra/internal/grpcserve"
+	"github.com/palyra/palyra/internal/textsafe"
 )
 
 const probeTimeout = time.Second
@@ -198,6 +199,7 @@ func (s *Supervisor) setHealth(t probeTarget, health Health, detail string) {
 const maxHealthDetail = 512
 
 func clipDetail(s string) string {
+	s = textsafe.Clean(s) // from the service: made valid UTF-8, without controls
 	if len(s) <= maxHealthDetail {
 		return s
 	}

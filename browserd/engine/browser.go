@@ -50,6 +50,8 @@ func browserFlags(cfg Config, userDataDir string) []chromedp.ExecAllocatorOption
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
+		// WebRTC's UDP would pass by the session's proxy and the Fetch domain both.
+		chromedp.Flag("force-webrtc-ip-handling-policy", "disable_non_proxied_udp"),
 		chromedp.Flag("disable-site-isolation-trials", true),
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,IsolateOrigins,site-per-process,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup,PreloadTopChromeWebUI"),
 		chromedp.Flag("disable-popup-blocking", false),

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/palyra/palyra/internal/buildinfo"
+	"github.com/palyra/palyra/internal/textsafe"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
 
@@ -87,12 +89,17 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 // SetHealth says whether the process can do its work: its health ("" and HealthName) is
 // SERVING when serving is true, NOT_SERVING otherwise, with detail saying why in the
 // HealthDetailKey header of every Check. It may be called before Serve and at any time
-// after; once shutdown begins health stays NOT_SERVING.
+// after; once shutdown begins health stays NOT_SERVING. The detail is cleaned for a
+// terminal and cut to maxDetail bytes.
 func (s *Server) SetHealth(serving bool, detail string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if serving {
 		detail = ""
+	}
+	detail = textsafe.Clean(detail) // it goes into a header: valid UTF-8, no controls, bounded
+	if len(detail) > maxDetail {
+		detail = strings.ToValidUTF8(detail[:maxDetail], "") + "…"
 	}
 	changed := s.serving != serving
 	s.serving, s.detail = serving, detail
@@ -118,12 +125,15 @@ func (s *Server) notifyLocked() {
 	s.changed = make(chan struct{})
 }
 
+// maxDetail bounds the reason SetHealth carries.
+const maxDetail = 1024
+
 // shutdownHealth turns health NOT_SERVING for good and wakes every Watch, which then ends.
 func (s *Server) shutdownHealth() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.health.Shutdown() // before stopping is seen, so a Watch that sees it reads NOT_SERVING
 	s.stopping.Store(true)
-	s.health.Shutdown()
 	s.notifyLocked()
 }
 

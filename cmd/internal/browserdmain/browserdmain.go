@@ -16,6 +16,7 @@ import (
 	"github.com/palyra/palyra/browserd"
 	"github.com/palyra/palyra/browserd/engine"
 	"github.com/palyra/palyra/cmd/internal/servicemain"
+	"github.com/palyra/palyra/internal/admintls"
 	"github.com/palyra/palyra/internal/buildinfo"
 	"github.com/palyra/palyra/internal/grpcserve"
 	"github.com/palyra/palyra/internal/pidlock"
@@ -72,6 +73,9 @@ func envInt(key string, def int) (int, error) {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (err error) {
+	if admintls.Exposed(cfg.addr) {
+		return fmt.Errorf("address %s is reachable from other machines, and the browser API's bearer token would cross the network in the clear: bind it to 127.0.0.1 (--addr 127.0.0.1:7543); palyrad is its client", cfg.addr)
+	}
 	home, err := filepath.Abs(cfg.home)
 	if err != nil {
 		return fmt.Errorf("state directory: %w", err)

@@ -207,9 +207,17 @@ func TestConfigFromEnvironment(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Deadline)
 	defer cancel()
-	h, err := palyrav1.NewBrowserServiceClient(servicetest.Dial(t, l.Addrs["grpc"])).Health(ctx, &palyrav1.BrowserHealthRequest{})
-	if err != nil {
-		t.Fatal(err)
+	client := palyrav1.NewBrowserServiceClient(servicetest.Dial(t, l.Addrs["grpc"]))
+	var h *palyrav1.BrowserHealth
+	for { // the engine starts after the ready line
+		var err error
+		if h, err = client.Health(ctx, &palyrav1.BrowserHealthRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if h.GetStatus() != "starting" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if h.GetMaxSessions() != 3 || !h.GetAllowPrivate() || h.GetStatus() != "degraded" || !strings.Contains(h.GetReason(), noChromium) {
 		t.Errorf("BrowserService.Health = %v; want max 3 sessions, private allowed, degraded for want of %s", h, noChromium)
@@ -268,5 +276,12 @@ func TestMaxSessionsBounded(t *testing.T) {
 	p := servicetest.Exec(t, browserdBin, nil, "--home", t.TempDir(), "--addr", "127.0.0.1:0", "--max-sessions", "0")
 	if code := p.Wait(t); code == 0 || !strings.Contains(p.Stderr(), "--max-sessions 0: want 1 to 1024") {
 		t.Errorf("exit code %d; stderr:\n%s", code, p.Stderr())
+	}
+}
+
+func TestAddressOffLoopbackRefused(t *testing.T) {
+	p := servicetest.Exec(t, browserdBin, nil, "--home", t.TempDir(), "--addr", "0.0.0.0:0", "--chromium", noChromium)
+	if code := p.Wait(t); code == 0 || !strings.Contains(p.Stderr(), "reachable from other machines") {
+		t.Fatalf("palyra-browserd off loopback: exit %d\n%s", code, p.Stderr())
 	}
 }
