@@ -68,7 +68,10 @@ func New(cfg Config) (*Browserd, error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	g := newGuard(log.With("subsystem", "netguard"))
+	g, err := newGuard(log.With("subsystem", "netguard"))
+	if err != nil {
+		return nil, err
+	}
 	ecfg := cfg.Engine
 	ecfg.Guard = g
 	ecfg.Logger = log.With("subsystem", "engine")
@@ -76,6 +79,7 @@ func New(cfg Config) (*Browserd, error) {
 		ecfg.DownloadDir = filepath.Join(cfg.Home, "browserd-downloads")
 	}
 	if err := os.MkdirAll(ecfg.DownloadDir, 0o700); err != nil {
+		g.closeAll()
 		return nil, fmt.Errorf("download directory: %w", err)
 	}
 	b := &Browserd{

@@ -3,6 +3,7 @@ package browserd
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 
@@ -17,6 +18,11 @@ import (
 type guard struct {
 	log *slog.Logger
 
+	// deadEnd is a loopback port of ours that takes connections and closes them: the proxy
+	// of a session whose own proxy could not be made, so nothing of it reaches anywhere
+	// (a fixed port could be some other program's).
+	deadEnd net.Listener
+
 	mu       sync.Mutex
 	sessions map[string]*netguard.Proxy
 	failed   map[string]error // sessions whose proxy could not be made
@@ -25,8 +31,21 @@ type guard struct {
 
 var _ engine.Guard = (*guard)(nil)
 
-func newGuard(log *slog.Logger) *guard {
-	return &guard{log: log, sessions: map[string]*netguard.Proxy{}, failed: map[string]error{}}
+func newGuard(log *slog.Logger) (*guard, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("target guard: %w", err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed
+			}
+			c.Close()
+		}
+	}()
+	return &guard{log: log, deadEnd: ln, sessions: map[string]*netguard.Proxy{}, failed: map[string]error{}}, nil
 }
 
 // ProxyFor makes the session's proxy. It runs inside engine.Create, before the session's
@@ -47,9 +66,9 @@ func (g *guard) ProxyFor(id string) string {
 	}
 	if err != nil {
 		g.failed[id] = err
-		// No proxy: an address no browser can reach, so nothing goes around the checks
-		// before Create's caller ends the session.
-		return "http://127.0.0.1:9"
+		// No proxy: a dead end, so nothing goes around the checks before Create's caller
+		// ends the session.
+		return "http://" + g.deadEnd.Addr().String()
 	}
 	g.sessions[id] = p
 	return p.URL()
@@ -125,8 +144,12 @@ func (g *guard) reap(list func() []engine.SessionInfo) {
 	for id := range g.sessions {
 		ids = append(ids, id)
 	}
+	failed := make([]string, 0, len(g.failed))
+	for id := range g.failed {
+		failed = append(failed, id)
+	}
 	g.mu.Unlock()
-	if len(ids) == 0 {
+	if len(ids) == 0 && len(failed) == 0 {
 		return
 	}
 	open := map[string]bool{}
@@ -138,10 +161,18 @@ func (g *guard) reap(list func() []engine.SessionInfo) {
 			g.release(id)
 		}
 	}
+	g.mu.Lock()
+	for _, id := range failed {
+		if !open[id] { // its Create failed and never asked ready
+			delete(g.failed, id)
+		}
+	}
+	g.mu.Unlock()
 }
 
 // closeAll closes every proxy; later ProxyFor calls fail.
 func (g *guard) closeAll() {
+	g.deadEnd.Close()
 	g.mu.Lock()
 	g.closed = true
 	all := g.sessions
