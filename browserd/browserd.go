@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/palyra/palyra/browserd/engine"
+	"github.com/palyra/palyra/browserd/netguard"
 	"github.com/palyra/palyra/internal/grpcserve"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -42,6 +43,8 @@ type Config struct {
 	// AllowPrivate lets CreateSession's allow_private_targets open loopback and private
 	// networks to a session. Without it such a request is refused.
 	AllowPrivate bool
+	// Resolver resolves the names sessions open; nil is the system's. Tests set their own.
+	Resolver netguard.Resolver
 }
 
 // Browserd is palyra-browserd.
@@ -72,6 +75,7 @@ func New(cfg Config) (*Browserd, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.resolver = cfg.Resolver
 	ecfg := cfg.Engine
 	ecfg.Guard = g
 	ecfg.Logger = log.With("subsystem", "engine")
@@ -102,6 +106,7 @@ func New(cfg Config) (*Browserd, error) {
 	}
 	b.server.SetHealth(false, "starting the browser")
 	b.server.RegisterService(&palyrav1.BrowserService_ServiceDesc, &api{b: b})
+	g.onRefuse = func(r netguard.Refusal) { b.engine.NoteRefusal(r.Session, r.Target, r.Err.Error()) }
 	return b, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/palyra/palyra/browserd"
 	"github.com/palyra/palyra/browserd/engine"
+	"github.com/palyra/palyra/browserd/netguard"
 	"github.com/palyra/palyra/internal/grpcserve"
 	palyrav1 "github.com/palyra/palyra/proto/palyra/v1"
 )
@@ -48,6 +50,12 @@ type served struct {
 // serve runs a Browserd on 127.0.0.1:0 until the test ends.
 func serve(t *testing.T, chromiumPath string, allowPrivate bool) *served {
 	t.Helper()
+	return serveWith(t, chromiumPath, allowPrivate, nil)
+}
+
+// serveWith is serve with the sessions' names resolved by resolver.
+func serveWith(t *testing.T, chromiumPath string, allowPrivate bool, resolver netguard.Resolver) *served {
+	t.Helper()
 	home := t.TempDir()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,6 +67,7 @@ func serve(t *testing.T, chromiumPath string, allowPrivate bool) *served {
 		Logger:       slog.New(slog.DiscardHandler),
 		Engine:       engine.Config{ChromiumPath: chromiumPath, MaxSessions: 4},
 		AllowPrivate: allowPrivate,
+		Resolver:     resolver,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -309,5 +318,45 @@ func TestPrivateTargetsNeedTheServersConsent(t *testing.T) {
 	wantCode(t, "allow_private_targets without --allow-private", err, codes.PermissionDenied)
 	if err != nil && !strings.Contains(err.Error(), "--allow-private") {
 		t.Errorf("refusal does not name --allow-private: %v", err)
+	}
+}
+
+// rebinding resolves every name to loopback, as a DNS answer an attacker controls would.
+type rebinding struct{}
+
+func (rebinding) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// A name that leads to a private address is refused by the session's proxy: the client
+// hears PermissionDenied and the session's network log has the refusal.
+func TestANameLeadingToAPrivateAddressIsRefused(t *testing.T) {
+	needChromium(t)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<title>inside</title>private"))
+	}))
+	defer page.Close()
+	s := serveWith(t, chromium, false, rebinding{})
+	s.waitServing(t)
+	c := s.client()
+	ctx := s.ctx(t)
+	sess, err := c.CreateSession(ctx, &palyrav1.CreateSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(page.Listener.Addr().String())
+	target := "http://intranet.example.com:" + port + "/"
+	_, err = c.Navigate(ctx, &palyrav1.NavigateRequest{SessionId: sess.GetSessionId(), Url: target})
+	wantCode(t, "a name resolving to loopback", err, codes.PermissionDenied)
+	logs, err := c.Logs(ctx, &palyrav1.SessionRequest{SessionId: sess.GetSessionId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	for _, n := range logs.GetNetwork() {
+		refused = refused || (n.GetRefused() && strings.Contains(n.GetUrl(), "intranet.example.com"))
+	}
+	if !refused {
+		t.Errorf("network log has no refusal of %s: %v", target, logs.GetNetwork())
 	}
 }

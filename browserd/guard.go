@@ -22,6 +22,10 @@ type guard struct {
 	// of a session whose own proxy could not be made, so nothing of it reaches anywhere
 	// (a fixed port could be some other program's).
 	deadEnd net.Listener
+	// onRefuse hears of each target a session's proxy refused (the engine's NoteRefusal),
+	// resolver is the proxies' (nil: the system's). Both are set before the first session.
+	onRefuse func(netguard.Refusal)
+	resolver netguard.Resolver
 
 	mu       sync.Mutex
 	sessions map[string]*netguard.Proxy
@@ -54,9 +58,12 @@ func (g *guard) ProxyFor(id string) string {
 	p, err := netguard.NewProxy(netguard.ProxyConfig{
 		Session: id,
 		OnRefuse: func(r netguard.Refusal) {
-			g.log.Info("target refused by the proxy", "session", r.Session, "target", r.Target, "err", r.Err)
+			if g.onRefuse != nil {
+				g.onRefuse(r)
+			}
 		},
-		Logger: g.log,
+		Resolver: g.resolver,
+		Logger:   g.log,
 	})
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -101,13 +102,17 @@ func (e *Engine) Navigate(ctx context.Context, id, rawURL string) (NavResult, er
 				return fmt.Errorf("%w: %v", ErrRefused, err)
 			}
 		}
+		started := time.Now()
 		resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(rawURL))
 		if err != nil {
 			var le *chromedp.LoadError
-			if errors.As(err, &le) && le.ErrorText == "net::ERR_BLOCKED_BY_CLIENT" {
+			if errors.As(err, &le) && le.ErrorText == "net::ERR_BLOCKED_BY_CLIENT" || s.refusedSince(started) {
 				return fmt.Errorf("%w: a redirect or the page itself was refused (see the network log)", ErrRefused)
 			}
 			return err
+		}
+		if resp != nil && resp.Status == http.StatusForbidden && s.refusedSince(started) {
+			return fmt.Errorf("%w: the session's proxy refused the target (see the network log)", ErrRefused)
 		}
 		if resp != nil {
 			res.Status = int(resp.Status)

@@ -108,7 +108,27 @@ func (s *session) logNetwork(n NetworkEntry) {
 	n.URL, n.Error = clip(redactURL(n.URL), maxLogText), clip(n.Error, maxLogText)
 	s.mu.Lock()
 	s.network.push(n)
+	if n.Refused {
+		s.lastRefusal = n.Time
+	}
 	s.mu.Unlock()
+}
+
+// refusedSince reports whether a request of the session was refused at or after t.
+func (s *session) refusedSince(t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.lastRefusal.Before(t)
+}
+
+// NoteRefusal records in a session's network log that its proxy refused target: the
+// proxy, not the engine, sees where a name really leads. An unknown session is ignored.
+func (e *Engine) NoteRefusal(id, target, reason string) {
+	s, err := e.lookup(id)
+	if err != nil {
+		return
+	}
+	s.logNetwork(NetworkEntry{Time: time.Now(), URL: target, Error: fmt.Sprintf("%v: %s", ErrRefused, reason), Refused: true})
 }
 
 // consoleEntry turns a console-ish CDP event into an entry; ok is false for other events.

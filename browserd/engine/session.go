@@ -54,6 +54,8 @@ type session struct {
 	console    *ring[ConsoleEntry]
 	network    *ring[NetworkEntry]
 	downloads  []Download
+	// lastRefusal is when a request of the session was last refused.
+	lastRefusal time.Time
 }
 
 // Create opens a session: a fresh browser context (cookies, storage and cache of its own)
