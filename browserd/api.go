@@ -22,7 +22,6 @@ const (
 	maxValue     = 2 << 10
 	maxWaitText  = 2 << 10
 	maxScroll    = 1_000_000
-	maxWaitMS    = 10 * 60 * 1000
 )
 
 // api is palyra.v1.BrowserService over one engine.
@@ -259,8 +258,8 @@ func (a *api) WaitFor(ctx context.Context, req *palyrav1.WaitForRequest) (*palyr
 	if err := checkLen("text", req.GetText(), maxWaitText, false); err != nil {
 		return nil, err
 	}
-	if req.GetTimeoutMs() < 0 || req.GetTimeoutMs() > maxWaitMS {
-		return nil, invalid("timeout_ms must be between 0 and %d", maxWaitMS)
+	if req.GetTimeoutMs() < 0 || time.Duration(req.GetTimeoutMs())*time.Millisecond > a.b.maxWait {
+		return nil, invalid("timeout_ms must be between 0 and %d (the navigation timeout)", a.b.maxWait.Milliseconds())
 	}
 	err := a.b.engine.WaitFor(ctx, req.GetSessionId(), engine.Wait{
 		Selector: req.GetSelector(),

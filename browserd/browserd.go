@@ -6,6 +6,7 @@
 package browserd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,7 @@ type Browserd struct {
 	allowPrivate bool
 	maxSessions  int
 	maxTypeBytes int
+	maxWait      time.Duration // the longest WaitFor the engine runs
 }
 
 // New builds a Browserd and creates its token file if there is none; nothing runs until Run.
@@ -94,6 +96,7 @@ func New(cfg Config) (*Browserd, error) {
 		allowPrivate: cfg.AllowPrivate,
 		maxSessions:  orDefault(ecfg.MaxSessions, 16),
 		maxTypeBytes: orDefault(ecfg.MaxTypeBytes, 4<<10),
+		maxWait:      cmp.Or(ecfg.NavigateTimeout, 15*time.Second), // the engine's cap on a wait
 		server: grpcserve.New(grpcserve.Config{
 			Service:    "browserd",
 			HealthName: HealthService,
