@@ -64,6 +64,8 @@ func statusOf(err error) error {
 		code = codes.FailedPrecondition
 	case errors.Is(err, engine.ErrRefused):
 		code = codes.PermissionDenied
+	case errors.Is(err, engine.ErrLoad):
+		code = codes.FailedPrecondition // about the target, not browserd
 	case errors.Is(err, engine.ErrNotFound):
 		code = codes.FailedPrecondition // an element, not the session: the session lives on
 	case errors.Is(err, engine.ErrTooManySessions), errors.Is(err, engine.ErrBudget), errors.Is(err, engine.ErrTooLarge):

@@ -276,6 +276,14 @@ func TestBrowserServiceOverGRPC(t *testing.T) {
 	_, err = c.Title(ctx, &palyrav1.SessionRequest{SessionId: "NOSUCHSESSION"})
 	wantCode(t, "unknown session", err, codes.NotFound)
 
+	// A page Chromium will not load is the target's fault, said as such (one the proxy
+	// cannot reach comes back as its 502).
+	_, err = c.Navigate(ctx, &palyrav1.NavigateRequest{SessionId: id, Url: "http://127.0.0.1:1/"})
+	wantCode(t, "an unsafe port", err, codes.FailedPrecondition)
+	if err != nil && !strings.Contains(err.Error(), "could not be loaded: net::ERR_UNSAFE_PORT") {
+		t.Errorf("an unsafe port: %v", err)
+	}
+
 	// A session that did not ask for private targets cannot open the loopback page.
 	public, err := c.CreateSession(ctx, &palyrav1.CreateSessionRequest{})
 	if err != nil {

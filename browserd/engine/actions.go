@@ -109,6 +109,9 @@ func (e *Engine) Navigate(ctx context.Context, id, rawURL string) (NavResult, er
 			if errors.As(err, &le) && le.ErrorText == "net::ERR_BLOCKED_BY_CLIENT" || s.refusedSince(started) {
 				return fmt.Errorf("%w: a redirect or the page itself was refused (see the network log)", ErrRefused)
 			}
+			if le != nil {
+				return fmt.Errorf("%w: %s", ErrLoad, le.ErrorText)
+			}
 			return err
 		}
 		if resp != nil && resp.Status == http.StatusForbidden && s.refusedSince(started) {

@@ -18,4 +18,5 @@ var (
 	ErrTimeout         = errors.New("browser action timed out")
 	ErrTooLarge        = errors.New("result over its size limit")
 	ErrInvalid         = errors.New("invalid browser action argument")
+	ErrLoad            = errors.New("the page could not be loaded") // the target's fault: DNS, connection, TLS
 )
