@@ -426,11 +426,18 @@ func evalValue[T any](ctx context.Context, expr string) (T, error) {
 	if err != nil {
 		return v, err
 	}
-	if res.ExceptionDetails != nil {
-		return v, fmt.Errorf("page script failed: %s", exceptionText(res.ExceptionDetails))
+	return decodeResult[T](res.Result, res.ExceptionDetails)
+}
+
+// decodeResult is a script's value decoded into T, or the exception it threw.
+func decodeResult[T any](result *runtime.RemoteObject, exc *runtime.ExceptionDetails) (T, error) {
+	var v T
+	if exc != nil {
+		return v, fmt.Errorf("page script failed: %s", exceptionText(exc))
 	}
-	if res.Result != nil && len(res.Result.Value) > 0 {
-		err = json.Unmarshal(res.Result.Value, &v)
+	var err error
+	if result != nil && len(result.Value) > 0 {
+		err = json.Unmarshal(result.Value, &v)
 	}
 	return v, err
 }
@@ -449,13 +456,7 @@ func callOn[T any](ctx context.Context, obj runtime.RemoteObjectID, fn string, a
 	if err != nil {
 		return v, err
 	}
-	if res.ExceptionDetails != nil {
-		return v, fmt.Errorf("page script failed: %s", exceptionText(res.ExceptionDetails))
-	}
-	if res.Result != nil && len(res.Result.Value) > 0 {
-		err = json.Unmarshal(res.Result.Value, &v)
-	}
-	return v, err
+	return decodeResult[T](res.Result, res.ExceptionDetails)
 }
 
 func exceptionText(d *runtime.ExceptionDetails) string {

@@ -2,12 +2,9 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Pin is an external connector plugin the operator trusted: palyrad launches the
@@ -59,17 +56,4 @@ func (s *Store) RemovePin(ctx context.Context, kind string) error {
 }
 
 // Pins lists the trusted plugins, by kind.
-func (s *Store) Pins() ([]Pin, error) {
-	var out []Pin
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPins).ForEach(func(_, v []byte) error {
-			var p Pin
-			if err := json.Unmarshal(v, &p); err != nil {
-				return err
-			}
-			out = append(out, p)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Pins() ([]Pin, error) { return readAll[Pin](s.db, bucketPins) }

@@ -164,20 +164,7 @@ func (s *Store) RemoveInstance(ctx context.Context, id string) error {
 }
 
 // Instances lists every instance, by id.
-func (s *Store) Instances() ([]Instance, error) {
-	var out []Instance
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketInstances).ForEach(func(_, v []byte) error {
-			var in Instance
-			if err := json.Unmarshal(v, &in); err != nil {
-				return err
-			}
-			out = append(out, in)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Instances() ([]Instance, error) { return readAll[Instance](s.db, bucketInstances) }
 
 // GetInstance returns one instance.
 func (s *Store) GetInstance(id string) (Instance, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,13 +94,7 @@ func (p *Platform) Plugins() ([]PluginFile, error) {
 		}
 		byKind[f.Kind] = pf
 	}
-	out := slices.Collect(func(yield func(PluginFile) bool) {
-		for _, pf := range byKind {
-			if !yield(pf) {
-				return
-			}
-		}
-	})
+	out := slices.Collect(maps.Values(byKind))
 	slices.SortFunc(out, func(a, b PluginFile) int {
 		return strings.Compare(a.Kind+string(a.State), b.Kind+string(b.State))
 	})
